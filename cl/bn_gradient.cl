@@ -1,0 +1,93 @@
+/* MPSMatrixBatchNormalizationGradient, training mode, as a two-pass tree reduction.
+ *
+ * Math per column j (s = 1/sqrt(var + eps), xhat = (x - mean) s, z = gamma xhat + beta,
+ * dz = dy f'(z)):  dbeta = sum dz,  dgamma = sum dz xhat,
+ *                  dx = gamma s (dz - dbeta/N - xhat dgamma/N).
+ *
+ * Index mapping (both passes): global dim 0 = columns (one work-item per column, consecutive
+ * items on consecutive columns so a row's loads coalesce), dim 1 = row chunks x local rows
+ * (group y = chunk of chunk_rows rows; local row ly walks rows ly, ly + ny, ...), dim 2 = matrix
+ * of the batch. Local dim 1 is a power of two.
+ *
+ * Pass 1 (bn_gradient_partials): each group reduces its chunk with a fixed tree over local rows
+ *   and writes [chunk][sum dz, sum dz xhat] for its columns into scratch.
+ * Pass 2 (bn_gradient_apply): each group sums the chunk partials of its columns in chunk order
+ *   (identical bits in every group), then writes dx for its chunk; the chunk-0 group also writes
+ *   dgamma and dbeta. Only this pass writes user memory, so dx may alias dy or x exactly: every
+ *   element is read and written by the same work-item. */
+
+#define GRADIENT_INPUT_ARGS                                                                   \
+    __global const data_t *dy, ulong dy_off, ulong dy_rs, ulong dy_ms,                        \
+    __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
+    __global const vec_t *mean, ulong mean_off, ulong mean_vs,                                \
+    __global const vec_t *var, ulong var_off, ulong var_vs,                                   \
+    __global const vec_t *gamma, ulong gamma_off, ulong gamma_vs,                             \
+    __global const vec_t *beta, ulong beta_off, ulong beta_vs,                                \
+    float eps, uint n, uint c, uint chunk_rows, uint batch_first,                             \
+    __global float *partials, __local float *lds, float na, float nb, float nc
+
+/* Per-column constants of column j of matrix vb. */
+#define COLUMN_CONSTANTS(vb, j)                                                               \
+    float mu = VLOAD(mean, mean_off + (vb) * mean_vs + (j));                                  \
+    float is = 1.0f / sqrt(VLOAD(var, var_off + (vb) * var_vs + (j)) + eps);                  \
+    float g = gamma ? VLOAD(gamma, gamma_off + (vb) * gamma_vs + (j)) : 1.0f;                 \
+    float bt = beta ? VLOAD(beta, beta_off + (vb) * beta_vs + (j)) : 0.0f
+
+__kernel void
+bn_gradient_partials(GRADIENT_INPUT_ARGS)
+{
+    uint j = get_global_id(0), b = get_global_id(2);
+    ulong vb = (ulong)batch_first + b, r0, r1;
+    float s1 = 0.0f, s2 = 0.0f;
+
+    chunk_rows_of_group(n, chunk_rows, &r0, &r1);
+    if (j < c) {
+        COLUMN_CONSTANTS(vb, j);
+        __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
+        __global const data_t *xb = x + x_off + vb * x_ms + j;
+        for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
+            float xh = (LOAD(xb, i * x_rs) - mu) * is;
+            float dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
+            s1 += dz;
+            s2 += dz * xh;
+        }
+    }
+    reduce2_rows(lds, &s1, &s2);
+    if (get_local_id(1) == 0 && j < c) {
+        partials[partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j)] = s1;
+        partials[partial_index(b, get_group_id(1), get_num_groups(1), 1, c, j)] = s2;
+    }
+}
+
+__kernel void
+bn_gradient_apply(GRADIENT_INPUT_ARGS,
+                  __global data_t *dx, ulong dx_off, ulong dx_rs, ulong dx_ms,
+                  __global vec_t *dgamma, ulong dgamma_off, ulong dgamma_vs,
+                  __global vec_t *dbeta, ulong dbeta_off, ulong dbeta_vs)
+{
+    uint j = get_global_id(0), b = get_global_id(2);
+    ulong vb = (ulong)batch_first + b, r0, r1;
+    float sum_dz, sum_dz_xh;
+
+    column_totals(partials, b, get_num_groups(1), c, j, 2, lds, &sum_dz, &sum_dz_xh);
+    if (j >= c)
+        return;
+    if (get_group_id(1) == 0 && get_local_id(1) == 0) {
+        if (dbeta)
+            VSTORE(dbeta, dbeta_off + vb * dbeta_vs + j, sum_dz);
+        if (dgamma)
+            VSTORE(dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
+    }
+    COLUMN_CONSTANTS(vb, j);
+    float mean_dz = sum_dz / (float)n, mean_dz_xh = sum_dz_xh / (float)n, scale = g * is;
+    __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
+    __global const data_t *xb = x + x_off + vb * x_ms + j;
+    __global data_t *dxb = dx + dx_off + vb * dx_ms + j;
+
+    chunk_rows_of_group(n, chunk_rows, &r0, &r1);
+    for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
+        float xh = (LOAD(xb, i * x_rs) - mu) * is;
+        float dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
+        STORE(dxb, i * dx_rs, scale * (dz - mean_dz - xh * mean_dz_xh));
+    }
+}

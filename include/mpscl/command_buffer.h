@@ -1,0 +1,50 @@
+/* mpscl_command_buffer (MTLCommandBuffer): work encoded into an in-order OpenCL queue. Encoding
+ * enqueues at once; commit flushes; wait blocks until the device finished and reports the first
+ * error of the enqueued work. Objects encoded into a buffer are retained until it completes.
+ * Thread safety: one command buffer is used by one thread at a time; retain/release anywhere. */
+#ifndef MPSCL_COMMAND_BUFFER_H
+#define MPSCL_COMMAND_BUFFER_H
+
+#include <mpscl/device.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpscl_command_buffer mpscl_command_buffer;
+
+/* api.md names both this typedef and the status function mpscl_command_buffer_status, which C
+ * cannot have in one scope: the enum keeps the tag `enum mpscl_command_buffer_status`, the
+ * function keeps its name, and the typedef is mpscl_command_buffer_state. */
+typedef enum mpscl_command_buffer_status {
+    MPSCL_COMMAND_BUFFER_NOT_COMMITTED,
+    MPSCL_COMMAND_BUFFER_COMMITTED,
+    MPSCL_COMMAND_BUFFER_COMPLETED,
+    MPSCL_COMMAND_BUFFER_ERROR
+} mpscl_command_buffer_state;
+
+/* A command buffer over a new in-order queue of its own. */
+MPSCL_API mpscl_status mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out);
+/* A command buffer over the caller's queue (retained), which must belong to d's context and
+ * device and be in order: MPSCL_ERROR_DEVICE_MISMATCH / MPSCL_ERROR_INVALID_ARGUMENT otherwise. */
+MPSCL_API mpscl_status mpscl_command_buffer_create_with_queue(mpscl_device *d, cl_command_queue q,
+                                                             mpscl_command_buffer **out);
+/* Flushes the queue; afterwards encoding is MPSCL_ERROR_INVALID_STATE, and so is a second commit. */
+MPSCL_API mpscl_status mpscl_command_buffer_commit(mpscl_command_buffer *cb);
+/* Blocks until the committed work finished: MPSCL_SUCCESS, or the first error of the work
+ * (MPSCL_ERROR_OPENCL). Waiting on an uncommitted buffer is MPSCL_ERROR_INVALID_STATE. Waiting
+ * again returns the same result. */
+MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb);
+/* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR. */
+MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
+MPSCL_API cl_command_queue mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb);
+MPSCL_API mpscl_device *mpscl_command_buffer_device(const mpscl_command_buffer *cb);
+
+MPSCL_API mpscl_command_buffer *mpscl_command_buffer_retain(mpscl_command_buffer *cb);
+MPSCL_API void mpscl_command_buffer_release(mpscl_command_buffer *cb);   /* NULL is a no-op */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+/* mpscl_device (MTLDevice): one OpenCL context and device, plus the programs built for it.
+ * Thread safety: every function here may be called from any thread on a shared device; program
+ * builds are serialised by the device, so a program is built once however many threads ask. */
+#ifndef MPSCL_DEVICE_H
+#define MPSCL_DEVICE_H
+
+#include <mpscl/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpscl_device mpscl_device;
+
+/* The default device: MPSCL_DEVICE chooses when set ("gpu", "cpu", "<platform>:<device>" indices,
+ * or a case-insensitive substring of the device name); otherwise the first GPU of any platform,
+ * else the first device. MPSCL_ERROR_NO_DEVICE when nothing matches (a set MPSCL_DEVICE that
+ * matches nothing is an error, not a silent fallback). *out is NULL on failure. */
+MPSCL_API mpscl_status mpscl_device_create_default(mpscl_device **out);
+/* Wraps the caller's context and device; both are retained and released with the device. */
+MPSCL_API mpscl_status mpscl_device_create_from_cl(cl_context context, cl_device_id device,
+                                                   mpscl_device **out);
+/* Number of devices over all platforms (0 is a success when no platform exists). */
+MPSCL_API mpscl_status mpscl_device_count(size_t *count);
+/* Device `index` in platform order, then device order, in a new context of its own. */
+MPSCL_API mpscl_status mpscl_device_create_by_index(size_t index, mpscl_device **out);
+
+MPSCL_API mpscl_device *mpscl_device_retain(mpscl_device *d);
+MPSCL_API void mpscl_device_release(mpscl_device *d);       /* NULL is a no-op */
+
+/* Getters never fail: NULL object gives NULL / 0. */
+MPSCL_API const char *mpscl_device_name(const mpscl_device *d);
+MPSCL_API cl_context mpscl_device_cl_context(const mpscl_device *d);
+MPSCL_API cl_device_id mpscl_device_cl_device_id(const mpscl_device *d);
+MPSCL_API cl_platform_id mpscl_device_cl_platform_id(const mpscl_device *d);
+/* 1 when the kernels can use type t on this device: f32, f16 and bf16 (storage) everywhere,
+ * f64 only with cl_khr_fp64 or cl_amd_fp64. */
+MPSCL_API int mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t);
+/* How many OpenCL programs this device object has compiled so far (a diagnostic: each
+ * (kernel family, build options) pair is built at most once per device object). */
+MPSCL_API size_t mpscl_device_programs_built(const mpscl_device *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

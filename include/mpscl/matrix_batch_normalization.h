@@ -1,0 +1,108 @@
+/* mpscl_matrix_batch_normalization (MPSMatrixBatchNormalization): y = f(gamma * xhat + beta) per
+ * column of an N x C region, xhat = (x - mean) / sqrt(variance + epsilon), with the batch
+ * statistics optionally computed on the device (compute_statistics).
+ *
+ * Region: N = min(source_number_of_feature_vectors, input rows - source origin.x),
+ *         C = min(source_input_feature_channels, input columns - source origin.y);
+ * the result is written at rows result origin.x ... + N - 1, columns result origin.y ... + C - 1.
+ * Vectors are not offset by origins: element j belongs to the j-th processed column. In a batch,
+ * matrix b (batch_start <= b < batch_start + count) uses vector b of every vector operand.
+ *
+ * Aliasing: the result may be exactly the input region (same buffer, start, strides): each
+ * element is read before it is written by the same work-item. Any other overlap between an
+ * output and another operand is MPSCL_ERROR_INVALID_ARGUMENT. Overlap is detected between
+ * objects over the same cl_mem, not between sub-buffers of one buffer.
+ *
+ * Thread safety: retain/release from any thread. encode may be called from several threads at
+ * once on one kernel object (each with its own command buffer); setters must not run while
+ * another thread encodes with the same object. */
+#ifndef MPSCL_MATRIX_BATCH_NORMALIZATION_H
+#define MPSCL_MATRIX_BATCH_NORMALIZATION_H
+
+#include <mpscl/command_buffer.h>
+#include <mpscl/matrix.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpscl_matrix_batch_normalization mpscl_matrix_batch_normalization;
+
+/* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
+ * batch_size SIZE_MAX, label NULL, compute_statistics 0. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create(mpscl_device *d,
+    mpscl_matrix_batch_normalization **out);
+/* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_copy(
+    const mpscl_matrix_batch_normalization *k, mpscl_device *d,
+    mpscl_matrix_batch_normalization **out);
+MPSCL_API mpscl_matrix_batch_normalization *mpscl_matrix_batch_normalization_retain(
+    mpscl_matrix_batch_normalization *k);
+MPSCL_API void mpscl_matrix_batch_normalization_release(mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_device *mpscl_matrix_batch_normalization_device(
+    const mpscl_matrix_batch_normalization *k);
+
+/* Getters return the property (0 / NULL for a NULL object); setters validate and return a status,
+ * leaving the property unchanged on failure. */
+MPSCL_API float mpscl_matrix_batch_normalization_epsilon(const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_epsilon(
+    mpscl_matrix_batch_normalization *k, float epsilon);   /* finite and >= 0 */
+MPSCL_API size_t mpscl_matrix_batch_normalization_source_number_of_feature_vectors(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_number_of_feature_vectors(
+    mpscl_matrix_batch_normalization *k, size_t n);
+MPSCL_API size_t mpscl_matrix_batch_normalization_source_input_feature_channels(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_input_feature_channels(
+    mpscl_matrix_batch_normalization *k, size_t c);
+/* An unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel
+ * parameters) and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_neuron_type(
+    mpscl_matrix_batch_normalization *k, mpscl_neuron_type t, float a, float b, float c);
+MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_neuron_type(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_a(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_b(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_c(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_source_matrix_origin(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_matrix_origin(
+    mpscl_matrix_batch_normalization *k, mpscl_origin o);    /* z != 0: INVALID_ARGUMENT */
+MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_result_matrix_origin(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_result_matrix_origin(
+    mpscl_matrix_batch_normalization *k, mpscl_origin o);
+MPSCL_API size_t mpscl_matrix_batch_normalization_batch_start(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_batch_start(
+    mpscl_matrix_batch_normalization *k, size_t start);
+MPSCL_API size_t mpscl_matrix_batch_normalization_batch_size(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_batch_size(
+    mpscl_matrix_batch_normalization *k, size_t size);
+MPSCL_API const char *mpscl_matrix_batch_normalization_label(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_label(
+    mpscl_matrix_batch_normalization *k, const char *label);   /* copied; NULL clears */
+MPSCL_API int mpscl_matrix_batch_normalization_compute_statistics(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_compute_statistics(
+    mpscl_matrix_batch_normalization *k, int compute);
+
+/* Enqueues the forward into cb. input, mean, variance and result are required; gamma (NULL: ones)
+ * and beta (NULL: zeros) are optional. With compute_statistics, mean and variance are outputs
+ * (biased 1/N variance, two-pass); otherwise inputs. Everything is validated before anything is
+ * enqueued: a refused call writes nothing. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode(
+    mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb,
+    const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+/* mpscl_matrix_batch_normalization_gradient (MPSMatrixBatchNormalizationGradient): the
+ * training-mode backward of mpscl_matrix_batch_normalization, with the same properties (minus
+ * compute_statistics) and an optional fused neuron whose derivative is taken at the
+ * pre-activation z rebuilt from input, mean, variance, gamma and beta.
+ *
+ * Vectors are not offset by origins: element j belongs to the j-th processed column. In a batch,
+ * matrix b uses vector b of every vector operand.
+ *
+ * Thread safety: as for mpscl_matrix_batch_normalization (encode from several threads at once is
+ * safe; setters while another thread encodes are not). */
+#ifndef MPSCL_MATRIX_BATCH_NORMALIZATION_GRADIENT_H
+#define MPSCL_MATRIX_BATCH_NORMALIZATION_GRADIENT_H
+
+#include <mpscl/command_buffer.h>
+#include <mpscl/matrix.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpscl_matrix_batch_normalization_gradient mpscl_matrix_batch_normalization_gradient;
+
+/* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
+ * batch_size SIZE_MAX, label NULL, compute_statistics 0. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
+    mpscl_matrix_batch_normalization_gradient **out);
+/* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_copy(
+    const mpscl_matrix_batch_normalization_gradient *k, mpscl_device *d,
+    mpscl_matrix_batch_normalization_gradient **out);
+MPSCL_API mpscl_matrix_batch_normalization_gradient *mpscl_matrix_batch_normalization_gradient_retain(
+    mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API void mpscl_matrix_batch_normalization_gradient_release(mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_device *mpscl_matrix_batch_normalization_gradient_device(
+    const mpscl_matrix_batch_normalization_gradient *k);
+
+/* Getters return the property (0 / NULL for a NULL object); setters validate and return a status,
+ * leaving the property unchanged on failure. */
+MPSCL_API float mpscl_matrix_batch_normalization_gradient_epsilon(const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_epsilon(
+    mpscl_matrix_batch_normalization_gradient *k, float epsilon);   /* finite and >= 0 */
+MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_source_number_of_feature_vectors(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_source_number_of_feature_vectors(
+    mpscl_matrix_batch_normalization_gradient *k, size_t n);
+MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(
+    mpscl_matrix_batch_normalization_gradient *k, size_t c);
+/* An unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel
+ * parameters) and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_neuron_type(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_neuron_type t, float a, float b, float c);
+MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_gradient_neuron_type(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_a(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_b(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_c(
+    const mpscl_matrix_batch_normalization_gradient *k);
+/* Origins: z != 0 is MPSCL_ERROR_INVALID_ARGUMENT. */
+MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_primary_source_matrix_origin(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);   /* gradient matrix */
+MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_secondary_source_matrix_origin(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);   /* input matrix */
+MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_result_matrix_origin(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_result_matrix_origin(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);
+MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_batch_start(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_batch_start(
+    mpscl_matrix_batch_normalization_gradient *k, size_t start);
+MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_batch_size(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_batch_size(
+    mpscl_matrix_batch_normalization_gradient *k, size_t size);
+MPSCL_API const char *mpscl_matrix_batch_normalization_gradient_label(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_label(
+    mpscl_matrix_batch_normalization_gradient *k, const char *label);   /* copied; NULL clears */
+/* Enqueues the training-mode gradient into cb: with s = 1/sqrt(variance + epsilon),
+ * xhat = (input - mean) * s, z = gamma * xhat + beta and dz = gradient * f'(z),
+ *   result_gradient_for_beta[j]  = sum_i dz_ij,
+ *   result_gradient_for_gamma[j] = sum_i dz_ij * xhat_ij,
+ *   result_gradient_for_data     = gamma * s * (dz - dbeta / N - xhat * dgamma / N).
+ * gradient, input, mean, variance and result_gradient_for_data are required; gamma (NULL: ones),
+ * beta (NULL: zeros) and both parameter gradients (NULL: not computed) are optional.
+ * Region: N = min(source_number_of_feature_vectors, gradient rows - primary origin.x,
+ * input rows - secondary origin.x), C likewise over columns. result_gradient_for_data may be
+ * exactly the gradient region or the input region (in place); other overlaps are refused.
+ * Two passes: per-column partial sums over row chunks into scratch kept by this object, then a
+ * fixed-order reduction that writes dx, dgamma and dbeta; results are bitwise reproducible.
+ * Everything is validated before anything is enqueued: a refused call writes nothing. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_command_buffer *cb,
+    const mpscl_matrix *gradient, const mpscl_matrix *input,
+    const mpscl_vector *mean, const mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta,
+    mpscl_matrix *result_gradient_for_data,
+    mpscl_vector *result_gradient_for_gamma,
+    mpscl_vector *result_gradient_for_beta);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

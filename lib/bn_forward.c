@@ -1,0 +1,166 @@
+/* mpscl_matrix_batch_normalization: MPSMatrixBatchNormalization. Validation, then either the
+ * apply kernel alone, or the statistics passes (sum, squared deviations) followed by apply, of
+ * cl/bn_forward.cl. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bn_kernel.h"
+
+struct mpscl_matrix_batch_normalization {
+    mpscl__bn_kernel base;
+};
+
+MPSCL__BN_DEFINE_PROPERTIES(mpscl_matrix_batch_normalization)
+MPSCL__BN_ORIGIN_PROPERTY(mpscl_matrix_batch_normalization, source_matrix_origin,
+                          MPSCL__ORIGIN_SOURCE)
+
+mpscl_status
+mpscl_matrix_batch_normalization_create(mpscl_device *d, mpscl_matrix_batch_normalization **out)
+{
+    return mpscl_matrix_batch_normalization__new(d, 0, out, "matrix_batch_normalization_create");
+}
+
+int
+mpscl_matrix_batch_normalization_compute_statistics(const mpscl_matrix_batch_normalization *k)
+{
+    return k ? k->base.compute_statistics : 0;
+}
+
+mpscl_status
+mpscl_matrix_batch_normalization_set_compute_statistics(mpscl_matrix_batch_normalization *k,
+                                                        int compute)
+{
+    MPSCL__BN_NULL_CHECK(k, "matrix_batch_normalization_set_compute_statistics");
+    k->base.compute_statistics = compute != 0;
+    return MPSCL_SUCCESS;
+}
+
+/* Operand order in ops[] and in bn_forward_apply's argument list. */
+enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_COUNT };
+enum { K_SUM, K_SQDEV, K_APPLY };
+
+static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply"};
+
+static cl_int
+set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
+{
+    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
+    cl_uint first = (cl_uint)p->batch_first, stats = (cl_uint)k->compute_statistics;
+    cl_int err = CL_SUCCESS;
+
+    for (size_t kr = stats ? K_SUM : K_APPLY; kr <= K_APPLY; kr++) {
+        cl_kernel h = k->kernels[kr];
+        cl_uint idx = 0;
+        /* FORWARD_INPUT_ARGS */
+        mpscl__bn_arg_operand(h, &idx, &ops[OP_X], &err);
+        mpscl__bn_arg(h, &idx, sizeof n, &n, &err);
+        mpscl__bn_arg(h, &idx, sizeof c, &c, &err);
+        mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
+        mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
+        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * sizeof(float), NULL, &err);
+        if (kr != K_APPLY)
+            continue;
+        for (size_t i = OP_MEAN; i <= OP_Y; i++)
+            mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
+        mpscl__bn_arg(h, &idx, sizeof k->epsilon, &k->epsilon, &err);
+        mpscl__bn_arg(h, &idx, sizeof stats, &stats, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
+    }
+    return err;
+}
+
+static mpscl_status
+validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *x,
+         const mpscl_vector *const vecs[4], const mpscl_matrix *y, mpscl__bn_plan *p,
+         const char *fn)
+{
+    static const char *const vnames[4] = {"mean", "variance", "gamma", "beta"};
+    mpscl_status s;
+    size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
+
+    if ((s = mpscl__command_buffer_check_encode(cb, k->device, fn)) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_check_matrix(k, x, fn, "input")) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_check_matrix(k, y, fn, "result")) != MPSCL_SUCCESS)
+        return s;
+    for (size_t i = 0; i < 4; i++)
+        if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
+            return s;
+    if ((s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SOURCE], fn, "input", &n, &c,
+                                   &batches)) != MPSCL_SUCCESS)
+        return s;
+    if (n == 0 || c == 0 || batches == 0)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: the region is empty (%zu rows, %zu columns, %zu matrices)", fn, n,
+                           c, batches);
+    if (n > UINT32_MAX || c > UINT32_MAX || k->batch_start + batches > UINT32_MAX)
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: region of %zu x %zu (batch to %zu) passes 2^32 in a dimension", fn,
+                           n, c, k->batch_start + batches);
+    p->n = n;
+    p->c = c;
+    p->batch_first = k->batch_start;
+    p->batches = batches;
+    if ((s = mpscl__bn_check_result(k, y, k->origins[MPSCL__ORIGIN_RESULT], p, fn, "result")) !=
+        MPSCL_SUCCESS)
+        return s;
+    for (size_t i = 0; i < 4; i++)
+        if ((s = mpscl__bn_check_vector_covers(vecs[i], p, fn, vnames[i])) != MPSCL_SUCCESS)
+            return s;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel,
+                                        mpscl_command_buffer *cb, const mpscl_matrix *input,
+                                        mpscl_vector *mean, mpscl_vector *variance,
+                                        const mpscl_vector *gamma, const mpscl_vector *beta,
+                                        mpscl_matrix *result)
+{
+    static const char fn[] = "matrix_batch_normalization_encode";
+    const mpscl_vector *vecs[4] = {mean, variance, gamma, beta};
+    mpscl__bn_operand ops[OP_COUNT];
+    mpscl__bn_plan p = {0};
+    mpscl__bn_kernel *k;
+    cl_event wait = NULL;
+    cl_int err;
+    mpscl_status s;
+    int stats;
+
+    mpscl__clear_error();
+    if (kernel == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", fn);
+    k = &kernel->base;
+    stats = k->compute_statistics;
+    if ((s = validate(k, cb, input, vecs, result, &p, fn)) != MPSCL_SUCCESS)
+        return s;
+    ops[OP_X] = mpscl__bn_operand_matrix("input", input, k->origins[MPSCL__ORIGIN_SOURCE], 0);
+    ops[OP_MEAN] = mpscl__bn_operand_vector("mean", mean, stats);
+    ops[OP_VAR] = mpscl__bn_operand_vector("variance", variance, stats);
+    ops[OP_GAMMA] = mpscl__bn_operand_vector("gamma", gamma, 0);
+    ops[OP_BETA] = mpscl__bn_operand_vector("beta", beta, 0);
+    ops[OP_Y] = mpscl__bn_operand_matrix("result", result, k->origins[MPSCL__ORIGIN_RESULT], 1);
+    if ((s = mpscl__bn_check_aliasing(ops, OP_COUNT, &p, fn)) != MPSCL_SUCCESS)
+        return s;
+
+    pthread_mutex_lock(&k->lock);
+    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 3, &p, &wait, fn)) != MPSCL_SUCCESS)
+        goto done;
+    if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
+        goto done;
+    if ((err = set_args(k, ops, &p)) != CL_SUCCESS) {
+        s = mpscl__fail_cl(err, "clSetKernelArg");
+        goto done;
+    }
+    for (size_t kr = stats ? K_SUM : K_APPLY; kr <= K_APPLY && s == MPSCL_SUCCESS; kr++)
+        s = mpscl__bn_enqueue(k, cb, kr, &p, &wait);
+done:
+    if (wait != NULL)
+        mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");
+    pthread_mutex_unlock(&k->lock);
+    return s;
+}

@@ -1,0 +1,164 @@
+/* mpscl_matrix_batch_normalization_gradient: MPSMatrixBatchNormalizationGradient. Validation of
+ * the ten operands, then pass 1 (partial sums) and pass 2 (dx, dgamma, dbeta) of
+ * cl/bn_gradient.cl. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bn_kernel.h"
+
+struct mpscl_matrix_batch_normalization_gradient {
+    mpscl__bn_kernel base;
+};
+
+MPSCL__BN_DEFINE_PROPERTIES(mpscl_matrix_batch_normalization_gradient)
+MPSCL__BN_ORIGIN_PROPERTY(mpscl_matrix_batch_normalization_gradient, primary_source_matrix_origin,
+                          MPSCL__ORIGIN_SOURCE)
+MPSCL__BN_ORIGIN_PROPERTY(mpscl_matrix_batch_normalization_gradient, secondary_source_matrix_origin,
+                          MPSCL__ORIGIN_SECONDARY)
+
+mpscl_status
+mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
+                                                 mpscl_matrix_batch_normalization_gradient **out)
+{
+    return mpscl_matrix_batch_normalization_gradient__new(d, 1, out,
+                                                          "matrix_batch_normalization_gradient_create");
+}
+
+/* Operand order in ops[] and in the kernels' argument lists. */
+enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBETA, OP_COUNT };
+
+static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply"};
+
+/* Arguments both passes share (GRADIENT_INPUT_ARGS), then pass 2's outputs. */
+static cl_int
+set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
+{
+    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
+    cl_uint first = (cl_uint)p->batch_first;
+    cl_int err = CL_SUCCESS;
+
+    for (size_t kr = 0; kr < 2; kr++) {
+        cl_kernel h = k->kernels[kr];
+        cl_uint idx = 0;
+        for (size_t i = OP_DY; i <= OP_BETA; i++)
+            mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
+        mpscl__bn_arg(h, &idx, sizeof k->epsilon, &k->epsilon, &err);
+        mpscl__bn_arg(h, &idx, sizeof n, &n, &err);
+        mpscl__bn_arg(h, &idx, sizeof c, &c, &err);
+        mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
+        mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
+        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * sizeof(float), NULL, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
+        mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
+        if (kr == 1)
+            for (size_t i = OP_DX; i <= OP_DBETA; i++)
+                mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
+    }
+    return err;
+}
+
+/* Every check that can refuse the call, in the order a user would fix them. */
+static mpscl_status
+validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *dy,
+         const mpscl_matrix *x, const mpscl_vector *const vecs[6], const mpscl_matrix *dx,
+         mpscl__bn_plan *p, const char *fn)
+{
+    static const char *const vnames[6] = {"mean", "variance", "gamma", "beta",
+                                          "result_gradient_for_gamma", "result_gradient_for_beta"};
+    mpscl_status s;
+    size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
+
+    if ((s = mpscl__command_buffer_check_encode(cb, k->device, fn)) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_check_matrix(k, dy, fn, "gradient")) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_check_matrix(k, x, fn, "input")) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_check_matrix(k, dx, fn, "result_gradient_for_data")) != MPSCL_SUCCESS)
+        return s;
+    for (size_t i = 0; i < 6; i++)
+        if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
+            return s;
+    if ((s = mpscl__bn_clip_source(k, dy, k->origins[MPSCL__ORIGIN_SOURCE], fn, "gradient", &n, &c,
+                                   &batches)) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SECONDARY], fn, "input", &n, &c,
+                                   &batches)) != MPSCL_SUCCESS)
+        return s;
+    if (n == 0 || c == 0 || batches == 0)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: the region is empty (%zu rows, %zu columns, %zu matrices)", fn, n,
+                           c, batches);
+    if (n > UINT32_MAX || c > UINT32_MAX || k->batch_start + batches > UINT32_MAX)
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: region of %zu x %zu (batch to %zu) passes 2^32 in a dimension", fn,
+                           n, c, k->batch_start + batches);
+    p->n = n;
+    p->c = c;
+    p->batch_first = k->batch_start;
+    p->batches = batches;
+    if ((s = mpscl__bn_check_result(k, dx, k->origins[MPSCL__ORIGIN_RESULT], p, fn,
+                                    "result_gradient_for_data")) != MPSCL_SUCCESS)
+        return s;
+    for (size_t i = 0; i < 6; i++)
+        if ((s = mpscl__bn_check_vector_covers(vecs[i], p, fn, vnames[i])) != MPSCL_SUCCESS)
+            return s;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_matrix_batch_normalization_gradient_encode(
+    mpscl_matrix_batch_normalization_gradient *kernel, mpscl_command_buffer *cb,
+    const mpscl_matrix *gradient, const mpscl_matrix *input, const mpscl_vector *mean,
+    const mpscl_vector *variance, const mpscl_vector *gamma, const mpscl_vector *beta,
+    mpscl_matrix *result_gradient_for_data, mpscl_vector *result_gradient_for_gamma,
+    mpscl_vector *result_gradient_for_beta)
+{
+    static const char fn[] = "matrix_batch_normalization_gradient_encode";
+    const mpscl_vector *vecs[6] = {mean, variance, gamma, beta, result_gradient_for_gamma,
+                                   result_gradient_for_beta};
+    mpscl__bn_operand ops[OP_COUNT];
+    mpscl__bn_plan p = {0};
+    mpscl__bn_kernel *k;
+    cl_event wait = NULL;
+    cl_int err;
+    mpscl_status s;
+
+    mpscl__clear_error();
+    if (kernel == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", fn);
+    k = &kernel->base;
+    if ((s = validate(k, cb, gradient, input, vecs, result_gradient_for_data, &p, fn)) !=
+        MPSCL_SUCCESS)
+        return s;
+    ops[OP_DY] = mpscl__bn_operand_matrix("gradient", gradient, k->origins[MPSCL__ORIGIN_SOURCE], 0);
+    ops[OP_X] = mpscl__bn_operand_matrix("input", input, k->origins[MPSCL__ORIGIN_SECONDARY], 0);
+    ops[OP_MEAN] = mpscl__bn_operand_vector("mean", mean, 0);
+    ops[OP_VAR] = mpscl__bn_operand_vector("variance", variance, 0);
+    ops[OP_GAMMA] = mpscl__bn_operand_vector("gamma", gamma, 0);
+    ops[OP_BETA] = mpscl__bn_operand_vector("beta", beta, 0);
+    ops[OP_DX] = mpscl__bn_operand_matrix("result_gradient_for_data", result_gradient_for_data,
+                                          k->origins[MPSCL__ORIGIN_RESULT], 1);
+    ops[OP_DGAMMA] = mpscl__bn_operand_vector("result_gradient_for_gamma",
+                                              result_gradient_for_gamma, 1);
+    ops[OP_DBETA] = mpscl__bn_operand_vector("result_gradient_for_beta", result_gradient_for_beta, 1);
+    if ((s = mpscl__bn_check_aliasing(ops, OP_COUNT, &p, fn)) != MPSCL_SUCCESS)
+        return s;
+
+    pthread_mutex_lock(&k->lock);
+    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 2, &p, &wait, fn)) != MPSCL_SUCCESS)
+        goto done;
+    if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
+        goto done;
+    if ((err = set_args(k, ops, &p)) != CL_SUCCESS) {
+        s = mpscl__fail_cl(err, "clSetKernelArg");
+        goto done;
+    }
+    if ((s = mpscl__bn_enqueue(k, cb, 0, &p, &wait)) == MPSCL_SUCCESS)
+        s = mpscl__bn_enqueue(k, cb, 1, &p, &wait);
+done:
+    if (wait != NULL)
+        mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");
+    pthread_mutex_unlock(&k->lock);
+    return s;
+}

@@ -1,0 +1,213 @@
+/* What the forward and the gradient kernel objects share: properties, their accessors, operand
+ * validation, launch planning, scratch and program handling. Internal. */
+#ifndef MPSCL_BN_KERNEL_H
+#define MPSCL_BN_KERNEL_H
+
+#include "internal.h"
+
+/* origins[] slots: the forward uses SOURCE and RESULT; the gradient PRIMARY (= SOURCE, the
+ * gradient matrix), SECONDARY (the input matrix) and RESULT. */
+enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
+
+#define MPSCL__BN_MAX_KERNELS 3
+
+typedef struct mpscl__bn_kernel {
+    atomic_size_t refs;
+    mpscl_device *device;
+    int is_gradient;
+    /* properties: written by setters only (never concurrently with encode) */
+    float epsilon;
+    size_t feature_vectors, feature_channels;
+    mpscl_neuron_type neuron;
+    float neuron_a, neuron_b, neuron_c;
+    mpscl_origin origins[3];
+    size_t batch_start, batch_size;
+    char *label;
+    int compute_statistics;
+    /* device state, guarded by lock: encode may run from several threads */
+    pthread_mutex_t lock;
+    cl_program program;                       /* the program kernels[] were created from */
+    cl_kernel kernels[MPSCL__BN_MAX_KERNELS];
+    size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */
+    cl_mem scratch;                           /* partial sums, reused across encodes */
+    size_t scratch_bytes;
+    cl_command_queue scratch_queue;           /* queue of the last encode that used scratch */
+} mpscl__bn_kernel;
+
+/* One operand of an encode, resolved to element units. A vector is one row per batch entry. */
+typedef struct mpscl__bn_operand {
+    const char *name;
+    const mpscl_matrix *m;    /* exactly one of m, v; both NULL: optional operand not given */
+    const mpscl_vector *v;
+    int is_output;
+    cl_ulong off, rs, ms;     /* first region element, row stride, batch stride (elements) */
+} mpscl__bn_operand;
+
+/* The work one encode does: region, batch and launch geometry. */
+typedef struct mpscl__bn_plan {
+    size_t n, c;                  /* rows and columns of the region */
+    size_t batch_first, batches;  /* matrices batch_first .. + batches - 1 */
+    size_t lx, ly;                /* work-group: columns x rows, ly a power of two */
+    size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
+} mpscl__bn_plan;
+
+mpscl_status mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient,
+                                   const char *fn);
+mpscl_status mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl__bn_kernel *src);
+/* Drops a reference; returns 1 when it was the last (the caller frees its struct). */
+int mpscl__bn_kernel_unref(mpscl__bn_kernel *k);
+
+mpscl_status mpscl__bn_set_epsilon(mpscl__bn_kernel *k, float e);
+mpscl_status mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, float a, float b,
+                                  float c);
+mpscl_status mpscl__bn_set_origin(mpscl__bn_kernel *k, int slot, mpscl_origin o);
+mpscl_status mpscl__bn_set_label(mpscl__bn_kernel *k, const char *label);
+
+/* Encode steps, in order. */
+mpscl_status mpscl__bn_check_matrix(const mpscl__bn_kernel *k, const mpscl_matrix *m,
+                                    const char *fn, const char *name);
+mpscl_status mpscl__bn_check_vector(const mpscl__bn_kernel *k, const mpscl_vector *v, int required,
+                                    const char *fn, const char *name);
+/* Clips a source matrix's extent past origin o into *n, *c and *batches (starting as limits). */
+mpscl_status mpscl__bn_clip_source(const mpscl__bn_kernel *k, const mpscl_matrix *m, mpscl_origin o,
+                                   const char *fn, const char *name, size_t *n, size_t *c,
+                                   size_t *batches);
+/* Checks the result matrix holds the region and the vectors cover it; plans the launch. */
+mpscl_status mpscl__bn_check_result(const mpscl__bn_kernel *k, const mpscl_matrix *m,
+                                    mpscl_origin o, const mpscl__bn_plan *p, const char *fn,
+                                    const char *name);
+mpscl_status mpscl__bn_check_vector_covers(const mpscl_vector *v, const mpscl__bn_plan *p,
+                                           const char *fn, const char *name);
+mpscl__bn_operand mpscl__bn_operand_matrix(const char *name, const mpscl_matrix *m, mpscl_origin o,
+                                          int is_output);
+mpscl__bn_operand mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output);
+/* Refuses an output that overlaps any other operand, except a matrix output over exactly the
+ * region of a matrix input (in place). */
+mpscl_status mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops,
+                                      const mpscl__bn_plan *p, const char *fn);
+
+/* With k->lock held: the program's kernels (created when the neuron changed), the launch plan,
+ * and scratch for the plan's partial sums; *wait is an event the first kernel must wait for
+ * (the previous user of the scratch on another queue) or NULL. */
+mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                               const char *const *kernel_names, size_t nkernels,
+                               mpscl__bn_plan *p, cl_event *wait, const char *fn);
+
+/* Kernel argument helpers: set args at *idx and advance it; the first failure sticks in *err. */
+void mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err);
+void mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err);
+/* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it). */
+mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
+                               const mpscl__bn_plan *p, cl_event *wait);
+/* Retains k and every given operand into cb until it completes. */
+mpscl_status mpscl__bn_hold(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                            const mpscl__bn_operand *ops, size_t nops);
+
+#endif
+
+/* The property accessors the two public kernel types share, defined once for each type T whose
+ * struct starts with `mpscl__bn_kernel base`. Getters tolerate NULL; setters validate. */
+#define MPSCL__BN_NULL_CHECK(k, fn)                                                            \
+    do {                                                                                       \
+        mpscl__clear_error();                                                                  \
+        if ((k) == NULL)                                                                       \
+            return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", \
+                               fn);                                                            \
+    } while (0)
+
+#define MPSCL__BN_SIZE_PROPERTY(T, prop, field)                                                \
+    size_t T##_##prop(const T *k) { return k ? k->base.field : 0; }                            \
+    mpscl_status T##_set_##prop(T *k, size_t v)                                                \
+    {                                                                                          \
+        MPSCL__BN_NULL_CHECK(k, #T "_set_" #prop);                                            \
+        k->base.field = v;                                                                     \
+        return MPSCL_SUCCESS;                                                                  \
+    }
+
+#define MPSCL__BN_ORIGIN_PROPERTY(T, prop, slot)                                               \
+    mpscl_origin T##_##prop(const T *k)                                                        \
+    {                                                                                          \
+        mpscl_origin zero = {0, 0, 0};                                                         \
+        return k ? k->base.origins[slot] : zero;                                               \
+    }                                                                                          \
+    mpscl_status T##_set_##prop(T *k, mpscl_origin o)                                          \
+    {                                                                                          \
+        MPSCL__BN_NULL_CHECK(k, #T "_set_" #prop);                                            \
+        return mpscl__bn_set_origin(&k->base, slot, o);                                        \
+    }
+
+#define MPSCL__BN_DEFINE_PROPERTIES(T)                                                         \
+    T *T##_retain(T *k)                                                                        \
+    {                                                                                          \
+        if (k != NULL)                                                                         \
+            atomic_fetch_add_explicit(&k->base.refs, 1, memory_order_relaxed);                 \
+        return k;                                                                              \
+    }                                                                                          \
+    void T##_release(T *k)                                                                     \
+    {                                                                                          \
+        if (k != NULL && mpscl__bn_kernel_unref(&k->base))                                     \
+            free(k);                                                                           \
+    }                                                                                          \
+    mpscl_device *T##_device(const T *k) { return k ? k->base.device : NULL; }                 \
+    float T##_epsilon(const T *k) { return k ? k->base.epsilon : 0.0f; }                       \
+    mpscl_status T##_set_epsilon(T *k, float e)                                                \
+    {                                                                                          \
+        MPSCL__BN_NULL_CHECK(k, #T "_set_epsilon");                                           \
+        return mpscl__bn_set_epsilon(&k->base, e);                                             \
+    }                                                                                          \
+    MPSCL__BN_SIZE_PROPERTY(T, source_number_of_feature_vectors, feature_vectors)              \
+    MPSCL__BN_SIZE_PROPERTY(T, source_input_feature_channels, feature_channels)                \
+    MPSCL__BN_SIZE_PROPERTY(T, batch_start, batch_start)                                       \
+    MPSCL__BN_SIZE_PROPERTY(T, batch_size, batch_size)                                         \
+    MPSCL__BN_ORIGIN_PROPERTY(T, result_matrix_origin, MPSCL__ORIGIN_RESULT)                   \
+    mpscl_status T##_set_neuron_type(T *k, mpscl_neuron_type t, float a, float b, float c)     \
+    {                                                                                          \
+        MPSCL__BN_NULL_CHECK(k, #T "_set_neuron_type");                                       \
+        return mpscl__bn_set_neuron(&k->base, t, a, b, c);                                     \
+    }                                                                                          \
+    mpscl_neuron_type T##_neuron_type(const T *k) { return k ? k->base.neuron : 0; }           \
+    float T##_neuron_parameter_a(const T *k) { return k ? k->base.neuron_a : 0.0f; }           \
+    float T##_neuron_parameter_b(const T *k) { return k ? k->base.neuron_b : 0.0f; }           \
+    float T##_neuron_parameter_c(const T *k) { return k ? k->base.neuron_c : 0.0f; }           \
+    const char *T##_label(const T *k) { return k ? k->base.label : NULL; }                     \
+    mpscl_status T##_set_label(T *k, const char *label)                                        \
+    {                                                                                          \
+        MPSCL__BN_NULL_CHECK(k, #T "_set_label");                                             \
+        return mpscl__bn_set_label(&k->base, label);                                           \
+    }                                                                                          \
+    static mpscl_status T##__new(mpscl_device *d, int is_gradient, T **out, const char *fn)    \
+    {                                                                                          \
+        T *k;                                                                                  \
+        mpscl_status s;                                                                        \
+        if (out == NULL)                                                                       \
+            return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: out is NULL", fn); \
+        *out = NULL;                                                                           \
+        mpscl__clear_error();                                                                  \
+        if (d == NULL)                                                                         \
+            return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: device is NULL", fn); \
+        if ((k = calloc(1, sizeof *k)) == NULL)                                                \
+            return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "%s: out of memory", fn); \
+        if ((s = mpscl__bn_kernel_init(&k->base, d, is_gradient, fn)) != MPSCL_SUCCESS) {      \
+            free(k);                                                                           \
+            return s;                                                                          \
+        }                                                                                      \
+        *out = k;                                                                              \
+        return MPSCL_SUCCESS;                                                                  \
+    }                                                                                          \
+    mpscl_status T##_copy(const T *k, mpscl_device *d, T **out)                                \
+    {                                                                                          \
+        mpscl_status s;                                                                        \
+        if (k == NULL) {                                                                       \
+            if (out != NULL)                                                                   \
+                *out = NULL;                                                                   \
+            return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, #T "_copy: kernel is NULL"); \
+        }                                                                                      \
+        if ((s = T##__new(d != NULL ? d : k->base.device, k->base.is_gradient, out,            \
+                          #T "_copy")) != MPSCL_SUCCESS)                                       \
+            return s;                                                                          \
+        if ((s = mpscl__bn_kernel_copy_properties(&(*out)->base, &k->base)) != MPSCL_SUCCESS) { \
+            T##_release(*out);                                                                 \
+            *out = NULL;                                                                       \
+        }                                                                                      \
+        return s;                                                                              \
+    }

@@ -1,0 +1,341 @@
+/* Encode-time machinery of the batch-normalization kernels: aliasing rules, launch planning,
+ * programs and kernels, scratch, kernel arguments and enqueueing. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bn_kernel.h"
+
+/* ---- aliasing ---- */
+
+/* The bytes an operand touches in its buffer: `batches` blocks of `rows` runs of `width` bytes. */
+typedef struct byte_region {
+    cl_mem buffer;
+    long long start, width, rows, row_stride, batches, batch_stride;
+} byte_region;
+
+static byte_region
+region_of(const mpscl__bn_operand *a, const mpscl__bn_plan *p)
+{
+    const mpscl__layout *l = a->m != NULL ? &a->m->layout : &a->v->layout;
+    long long es = (long long)mpscl_data_type_size(l->type);
+    byte_region r;
+
+    r.buffer = a->m != NULL ? a->m->buffer : a->v->buffer;
+    r.start = ((long long)a->off + (long long)p->batch_first * (long long)a->ms) * es;
+    r.width = (long long)p->c * es;
+    r.rows = a->m != NULL ? (long long)p->n : 1;
+    r.row_stride = a->m != NULL ? (long long)a->rs * es : r.width;
+    r.batches = (long long)p->batches;
+    r.batch_stride = (long long)a->ms * es;
+    return r;
+}
+
+static long long
+floor_div(long long a, long long b)
+{
+    long long q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* 0: disjoint, 1: overlapping, 2: the very same elements in the same order. */
+static int
+regions_overlap(const byte_region *a, const byte_region *b)
+{
+    long long enda, endb;
+
+    if (a->buffer != b->buffer)
+        return 0;
+    if (a->start == b->start && a->width == b->width && a->rows == b->rows &&
+        a->row_stride == b->row_stride && (a->batches == 1 || a->batch_stride == b->batch_stride))
+        return 2;
+    enda = a->start + (a->batches - 1) * a->batch_stride + (a->rows - 1) * a->row_stride + a->width;
+    endb = b->start + (b->batches - 1) * b->batch_stride + (b->rows - 1) * b->row_stride + b->width;
+    if (enda <= b->start || endb <= a->start)
+        return 0;
+    /* Same row and batch strides (e.g. column blocks of one matrix): exact test. Row i of a and
+     * row i + m of b intersect when -width_b < d + m * row_stride < width_a. */
+    if (a->row_stride == b->row_stride && a->batch_stride == b->batch_stride) {
+        long long rs = a->row_stride;
+        for (long long db = -(a->batches - 1); db <= b->batches - 1; db++) {
+            long long d = b->start - a->start + db * a->batch_stride;
+            long long lo = floor_div(-b->width - d, rs) + 1, hi = -floor_div(d - a->width, rs) - 1;
+            if (lo < -(a->rows - 1))
+                lo = -(a->rows - 1);
+            if (hi > b->rows - 1)
+                hi = b->rows - 1;
+            if (lo <= hi)
+                return 1;
+        }
+        return 0;
+    }
+    return 1;   /* different strides: assume the worst */
+}
+
+mpscl_status
+mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops, const mpscl__bn_plan *p,
+                         const char *fn)
+{
+    for (size_t i = 0; i < nops; i++) {
+        byte_region ri;
+        if (!ops[i].is_output || (ops[i].m == NULL && ops[i].v == NULL))
+            continue;
+        ri = region_of(&ops[i], p);
+        for (size_t j = 0; j < nops; j++) {
+            byte_region rj;
+            int ov;
+            if (j == i || (ops[j].m == NULL && ops[j].v == NULL))
+                continue;
+            rj = region_of(&ops[j], p);
+            ov = regions_overlap(&ri, &rj);
+            if (ov == 2 && ops[i].m != NULL && ops[j].m != NULL && !ops[j].is_output)
+                continue;   /* in place: each element is read, then written, by one work-item */
+            if (ov != 0)
+                return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                                   "%s: %s overlaps %s; only a result matrix exactly over an input "
+                                   "matrix region is allowed", fn, ops[i].name, ops[j].name);
+        }
+    }
+    return MPSCL_SUCCESS;
+}
+
+/* ---- launch planning ---- */
+
+static size_t
+pow2_floor(size_t v)
+{
+    size_t p = 1;
+    while (p * 2 <= v)
+        p *= 2;
+    return p;
+}
+
+static size_t
+pow2_ceil(size_t v)
+{
+    size_t p = 1;
+    while (p < v)
+        p *= 2;
+    return p;
+}
+
+/* Work-group of up to 256 items: up to 64 columns wide (a row's loads coalesce), the rest rows.
+ * Row chunks: enough groups to give every compute unit about 8, with at most 1024 chunks so the
+ * partial sums stay small and the fixed-order chunk sum in pass 2 stays cheap. */
+static void
+plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+{
+    size_t wg = pow2_floor(k->kernel_wg_max < 256 ? k->kernel_wg_max : 256);
+    size_t lx = pow2_ceil(p->c), ly, col_groups, target, chunks, max_chunks;
+
+    if (lx > 64)
+        lx = 64;
+    if (lx > wg)
+        lx = wg;
+    ly = wg / lx;
+    if (ly > pow2_ceil(p->n))
+        ly = pow2_ceil(p->n);
+    col_groups = (p->c + lx - 1) / lx;
+    target = 8 * (size_t)k->device->compute_units;
+    chunks = (target + col_groups - 1) / col_groups;
+    max_chunks = (p->n + ly - 1) / ly;
+    if (max_chunks > 1024)
+        max_chunks = 1024;
+    if (chunks > max_chunks)
+        chunks = max_chunks;
+    if (chunks == 0)
+        chunks = 1;
+    p->lx = lx;
+    p->ly = ly;
+    p->chunk_rows = (p->n + chunks - 1) / chunks;
+    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+}
+
+/* ---- programs, kernels, scratch ---- */
+
+static mpscl_status
+make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, size_t nkernels,
+             const char *fn)
+{
+    cl_kernel made[MPSCL__BN_MAX_KERNELS] = {NULL};
+    size_t wg_min = k->device->max_work_group_size;
+    cl_int err = CL_SUCCESS;
+
+    for (size_t i = 0; i < nkernels && err == CL_SUCCESS; i++) {
+        size_t wg = 0;
+        made[i] = clCreateKernel(prog, names[i], &err);
+        if (err == CL_SUCCESS)
+            err = clGetKernelWorkGroupInfo(made[i], k->device->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                           sizeof wg, &wg, NULL);
+        if (err == CL_SUCCESS && wg < wg_min)
+            wg_min = wg;
+    }
+    if (err != CL_SUCCESS) {
+        for (size_t i = 0; i < nkernels; i++)
+            if (made[i] != NULL)
+                mpscl__check_cl(clReleaseKernel(made[i]), "clReleaseKernel");
+        return mpscl__fail_cl(err, "clCreateKernel");
+    }
+    for (size_t i = 0; i < MPSCL__BN_MAX_KERNELS; i++) {
+        if (k->kernels[i] != NULL)
+            mpscl__check_cl(clReleaseKernel(k->kernels[i]), "clReleaseKernel");
+        k->kernels[i] = made[i];
+    }
+    k->program = prog;
+    k->kernel_wg_max = wg_min;
+    (void)fn;
+    return MPSCL_SUCCESS;
+}
+
+/* Scratch big enough for the plan, usable on cb's queue once *wait (if set) completes. */
+static mpscl_status
+prepare_scratch(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
+                cl_event *wait)
+{
+    cl_command_queue q = mpscl_command_buffer_cl_queue(cb);
+    size_t bytes = p->batches * p->chunks * 2 * p->c * sizeof(float);
+    cl_int err;
+
+    *wait = NULL;
+    if (bytes > k->scratch_bytes) {
+        /* The old buffer is freed by OpenCL only after the commands using it finish; the new one
+         * has no earlier user, so no ordering is needed. */
+        cl_mem m = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        if (err != CL_SUCCESS)
+            return mpscl__fail_cl(err, "clCreateBuffer(scratch)");
+        if (k->scratch != NULL)
+            mpscl__check_cl(clReleaseMemObject(k->scratch), "clReleaseMemObject");
+        k->scratch = m;
+        k->scratch_bytes = bytes;
+    } else if (k->scratch_queue != NULL && k->scratch_queue != q) {
+        /* Another queue used the scratch last: a marker there completes when that work has, and
+         * our first kernel waits for it. One queue needs nothing: it runs in order. */
+        err = clEnqueueMarkerWithWaitList(k->scratch_queue, 0, NULL, wait);
+        if (err == CL_SUCCESS)
+            err = clFlush(k->scratch_queue);
+        if (err != CL_SUCCESS) {
+            if (*wait != NULL)
+                mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
+            *wait = NULL;
+            return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList(scratch order)");
+        }
+    }
+    if (k->scratch_queue != q) {
+        if ((err = clRetainCommandQueue(q)) != CL_SUCCESS) {
+            if (*wait != NULL)
+                mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
+            *wait = NULL;
+            return mpscl__fail_cl(err, "clRetainCommandQueue");
+        }
+        if (k->scratch_queue != NULL)
+            mpscl__check_cl(clReleaseCommandQueue(k->scratch_queue), "clReleaseCommandQueue");
+        k->scratch_queue = q;
+    }
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *const *kernel_names,
+                  size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
+{
+    char options[128];
+    cl_program prog;
+    mpscl_status s;
+
+    *wait = NULL;
+    snprintf(options, sizeof options, "-cl-std=CL1.2 -DNEURON=%d", (int)k->neuron);
+    if ((s = mpscl__device_program(k->device, k->is_gradient ? MPSCL__FAMILY_BN_GRADIENT
+                                                             : MPSCL__FAMILY_BN_FORWARD,
+                                   options, &prog)) != MPSCL_SUCCESS)
+        return s;
+    if (prog != k->program &&
+        (s = make_kernels(k, prog, kernel_names, nkernels, fn)) != MPSCL_SUCCESS)
+        return s;
+    plan_launch(k, p);
+    return prepare_scratch(k, cb, p, wait);
+}
+
+/* ---- arguments and enqueueing ---- */
+
+void
+mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err)
+{
+    cl_int e = clSetKernelArg(kr, *idx, size, value);
+    if (*err == CL_SUCCESS)
+        *err = e;
+    (*idx)++;
+}
+
+void
+mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err)
+{
+    cl_mem buf = a->m != NULL ? a->m->buffer : a->v != NULL ? a->v->buffer : NULL;
+
+    mpscl__bn_arg(kr, idx, sizeof buf, buf != NULL ? (const void *)&buf : NULL, err);
+    mpscl__bn_arg(kr, idx, sizeof a->off, &a->off, err);
+    if (a->m != NULL)
+        mpscl__bn_arg(kr, idx, sizeof a->rs, &a->rs, err);
+    mpscl__bn_arg(kr, idx, sizeof a->ms, &a->ms, err);
+}
+
+mpscl_status
+mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
+                  cl_event *wait)
+{
+    size_t global[3] = {(p->c + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
+    size_t local[3] = {p->lx, p->ly, 1};
+    cl_int err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL,
+                                        global, local, *wait != NULL ? 1 : 0,
+                                        *wait != NULL ? wait : NULL, NULL);
+
+    if (*wait != NULL) {
+        mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
+        *wait = NULL;
+    }
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clEnqueueNDRangeKernel");
+    return MPSCL_SUCCESS;
+}
+
+static void
+release_matrix(void *p)
+{
+    mpscl_matrix_release(p);
+}
+
+static void
+release_vector(void *p)
+{
+    mpscl_vector_release(p);
+}
+
+static void
+release_bn(void *p)
+{
+    mpscl__bn_kernel *k = p;
+    if (mpscl__bn_kernel_unref(k))
+        free(k);
+}
+
+mpscl_status
+mpscl__bn_hold(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_operand *ops,
+               size_t nops)
+{
+    mpscl_status s = mpscl__command_buffer_reserve(cb, nops + 1);
+
+    if (s != MPSCL_SUCCESS)
+        return s;
+    atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
+    mpscl__command_buffer_hold(cb, k, release_bn);
+    for (size_t i = 0; i < nops; i++) {
+        if (ops[i].m != NULL)
+            mpscl__command_buffer_hold(cb, mpscl_matrix_retain((mpscl_matrix *)ops[i].m),
+                                       release_matrix);
+        else if (ops[i].v != NULL)
+            mpscl__command_buffer_hold(cb, mpscl_vector_retain((mpscl_vector *)ops[i].v),
+                                       release_vector);
+    }
+    return MPSCL_SUCCESS;
+}

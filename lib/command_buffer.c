@@ -1,0 +1,256 @@
+/* mpscl_command_buffer: an in-order queue plus the objects its work uses, held until it completes. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "internal.h"
+
+typedef struct held_object {
+    void *obj;
+    void (*release)(void *);
+} held_object;
+
+struct mpscl_command_buffer {
+    atomic_size_t refs;
+    mpscl_device *device;
+    cl_command_queue queue;
+    mpscl_command_buffer_state state;
+    cl_event done;              /* marker enqueued at commit; complete when all work is */
+    mpscl_status result;        /* of the finished work, once waited on */
+    cl_int result_cl;
+    held_object *held;
+    size_t nheld, capheld;
+};
+
+static void
+release_held(mpscl_command_buffer *cb)
+{
+    for (size_t i = 0; i < cb->nheld; i++)
+        cb->held[i].release(cb->held[i].obj);
+    cb->nheld = 0;
+}
+
+static mpscl_status
+command_buffer_new(mpscl_device *d, cl_command_queue q, mpscl_command_buffer **out)
+{
+    mpscl_command_buffer *cb = calloc(1, sizeof *cb);
+
+    if (cb == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
+    atomic_init(&cb->refs, 1);
+    cb->device = mpscl_device_retain(d);
+    cb->queue = q;
+    cb->state = MPSCL_COMMAND_BUFFER_NOT_COMMITTED;
+    *out = cb;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
+{
+    cl_command_queue q;
+    cl_int err;
+    mpscl_status s;
+
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_create: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if (d == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_create: device is NULL");
+    /* Profiling stays on: it costs nothing measurable and lets tools time our kernels. */
+    q = clCreateCommandQueue(d->context, d->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clCreateCommandQueue");
+    if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS)
+        mpscl__check_cl(clReleaseCommandQueue(q), "clReleaseCommandQueue");
+    return s;
+}
+
+mpscl_status
+mpscl_command_buffer_create_with_queue(mpscl_device *d, cl_command_queue q, mpscl_command_buffer **out)
+{
+    cl_context ctx;
+    cl_device_id dev;
+    cl_command_queue_properties props;
+    cl_int err;
+    mpscl_status s;
+
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "command_buffer_create_with_queue: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if (d == NULL || q == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "command_buffer_create_with_queue: %s is NULL", d == NULL ? "device" : "queue");
+    if ((err = clGetCommandQueueInfo(q, CL_QUEUE_CONTEXT, sizeof ctx, &ctx, NULL)) != CL_SUCCESS ||
+        (err = clGetCommandQueueInfo(q, CL_QUEUE_DEVICE, sizeof dev, &dev, NULL)) != CL_SUCCESS ||
+        (err = clGetCommandQueueInfo(q, CL_QUEUE_PROPERTIES, sizeof props, &props, NULL)) != CL_SUCCESS)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, err,
+                           "command_buffer_create_with_queue: queue is not a valid cl_command_queue (%s)",
+                           mpscl__cl_error_name(err));
+    if (ctx != d->context || dev != d->device)
+        return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
+                           "command_buffer_create_with_queue: queue belongs to another %s",
+                           ctx != d->context ? "context" : "device");
+    if (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "command_buffer_create_with_queue: queue is out of order; passes need order");
+    if ((err = clRetainCommandQueue(q)) != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clRetainCommandQueue");
+    if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS)
+        mpscl__check_cl(clReleaseCommandQueue(q), "clReleaseCommandQueue");
+    return s;
+}
+
+mpscl_status
+mpscl_command_buffer_commit(mpscl_command_buffer *cb)
+{
+    cl_int err;
+
+    mpscl__clear_error();
+    if (cb == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_commit: NULL");
+    if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
+        return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
+                           "command_buffer_commit: already committed");
+    err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList");
+    err = clFlush(cb->queue);
+    if (err != CL_SUCCESS) {
+        /* The marker stays: wait still waits for whatever was enqueued. */
+        cb->state = MPSCL_COMMAND_BUFFER_COMMITTED;
+        return mpscl__fail_cl(err, "clFlush");
+    }
+    cb->state = MPSCL_COMMAND_BUFFER_COMMITTED;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
+{
+    cl_int err, exec = CL_COMPLETE;
+
+    mpscl__clear_error();
+    if (cb == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_wait: NULL");
+    if (cb->state == MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
+        return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
+                           "command_buffer_wait: the buffer was not committed");
+    if (cb->state == MPSCL_COMMAND_BUFFER_COMMITTED) {
+        /* An in-order queue runs the marker last, so it completes after all earlier work;
+         * a failed command makes the wait or the marker's status negative. */
+        err = clWaitForEvents(1, &cb->done);
+        if (err == CL_SUCCESS)
+            err = clGetEventInfo(cb->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec, NULL);
+        if (err == CL_SUCCESS && exec < 0)
+            err = exec;
+        if (err == CL_SUCCESS)
+            err = clFinish(cb->queue);
+        cb->result_cl = err;
+        cb->state = err == CL_SUCCESS ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_ERROR;
+        mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
+        cb->done = NULL;
+        release_held(cb);
+    }
+    if (cb->state == MPSCL_COMMAND_BUFFER_ERROR)
+        return mpscl__fail(MPSCL_ERROR_OPENCL, cb->result_cl,
+                           "command_buffer_wait: enqueued work failed: %s (%d)",
+                           mpscl__cl_error_name(cb->result_cl), (int)cb->result_cl);
+    return MPSCL_SUCCESS;
+}
+
+mpscl_command_buffer_state
+mpscl_command_buffer_status(const mpscl_command_buffer *cb)
+{
+    cl_int exec;
+
+    if (cb == NULL)
+        return MPSCL_COMMAND_BUFFER_ERROR;
+    if (cb->state != MPSCL_COMMAND_BUFFER_COMMITTED)
+        return cb->state;
+    if (clGetEventInfo(cb->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec, NULL) !=
+        CL_SUCCESS || exec < 0)
+        return MPSCL_COMMAND_BUFFER_ERROR;
+    return exec == CL_COMPLETE ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_COMMITTED;
+}
+
+cl_command_queue
+mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb)
+{
+    return cb == NULL ? NULL : cb->queue;
+}
+
+mpscl_device *
+mpscl_command_buffer_device(const mpscl_command_buffer *cb)
+{
+    return cb == NULL ? NULL : cb->device;
+}
+
+mpscl_command_buffer *
+mpscl_command_buffer_retain(mpscl_command_buffer *cb)
+{
+    if (cb != NULL)
+        atomic_fetch_add_explicit(&cb->refs, 1, memory_order_relaxed);
+    return cb;
+}
+
+void
+mpscl_command_buffer_release(mpscl_command_buffer *cb)
+{
+    if (cb == NULL || atomic_fetch_sub_explicit(&cb->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    /* Work still in flight keeps using the held objects: finish it before letting them go. */
+    mpscl__check_cl(clFinish(cb->queue), "clFinish");
+    if (cb->done != NULL)
+        mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
+    release_held(cb);
+    free(cb->held);
+    mpscl__check_cl(clReleaseCommandQueue(cb->queue), "clReleaseCommandQueue");
+    mpscl_device_release(cb->device);
+    free(cb);
+}
+
+mpscl_status
+mpscl__command_buffer_check_encode(const mpscl_command_buffer *cb, const mpscl_device *d,
+                                   const char *fn)
+{
+    if (cb == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: command buffer is NULL", fn);
+    if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
+        return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
+                           "%s: the command buffer was already committed", fn);
+    if (cb->device->context != d->context || cb->device->device != d->device)
+        return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
+                           "%s: the command buffer belongs to another device or context", fn);
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count)
+{
+    held_object *grown;
+    size_t cap;
+
+    if (cb->nheld + count <= cb->capheld)
+        return MPSCL_SUCCESS;
+    cap = cb->capheld == 0 ? 16 : cb->capheld;
+    while (cap < cb->nheld + count)
+        cap *= 2;
+    grown = realloc(cb->held, cap * sizeof *grown);
+    if (grown == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
+    cb->held = grown;
+    cb->capheld = cap;
+    return MPSCL_SUCCESS;
+}
+
+void
+mpscl__command_buffer_hold(mpscl_command_buffer *cb, void *obj, void (*release)(void *))
+{
+    cb->held[cb->nheld].obj = obj;
+    cb->held[cb->nheld].release = release;
+    cb->nheld++;
+}

@@ -1,0 +1,404 @@
+/* mpscl_device: choosing, wrapping and describing an OpenCL device. Programs live in program.c. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* cl_khr_icd's "no platform" code, returned by loaders that find no ICD. */
+#define CL_PLATFORM_NOT_FOUND_KHR_VALUE (-1001)
+
+/* One enumerated device: its platform and id, in platform order then device order. */
+typedef struct found_device {
+    cl_platform_id platform;
+    cl_device_id device;
+} found_device;
+
+/* Every device of every platform. *count is 0 (and *out NULL) when no platform exists. */
+static mpscl_status
+enumerate(found_device **out, size_t *count)
+{
+    cl_uint nplat = 0;
+    cl_platform_id *plats = NULL;
+    found_device *all = NULL;
+    size_t n = 0;
+    mpscl_status s = MPSCL_SUCCESS;
+    cl_int err;
+
+    *out = NULL;
+    *count = 0;
+    err = clGetPlatformIDs(0, NULL, &nplat);
+    if (err == CL_PLATFORM_NOT_FOUND_KHR_VALUE || nplat == 0)
+        return MPSCL_SUCCESS;
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clGetPlatformIDs");
+    plats = calloc(nplat, sizeof *plats);
+    if (plats == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+    err = clGetPlatformIDs(nplat, plats, NULL);
+    if (err != CL_SUCCESS) {
+        s = mpscl__fail_cl(err, "clGetPlatformIDs");
+        goto done;
+    }
+    for (cl_uint p = 0; p < nplat; p++) {
+        cl_uint ndev = 0;
+        found_device *grown;
+
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &ndev);
+        if (err == CL_DEVICE_NOT_FOUND || ndev == 0)
+            continue;
+        if (err != CL_SUCCESS) {
+            s = mpscl__fail_cl(err, "clGetDeviceIDs");
+            goto done;
+        }
+        grown = realloc(all, (n + ndev) * sizeof *all);
+        cl_device_id *ids = calloc(ndev, sizeof *ids);
+        if (grown == NULL || ids == NULL) {
+            free(ids);
+            if (grown != NULL)
+                all = grown;
+            s = mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+            goto done;
+        }
+        all = grown;
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, ndev, ids, NULL);
+        if (err != CL_SUCCESS) {
+            free(ids);
+            s = mpscl__fail_cl(err, "clGetDeviceIDs");
+            goto done;
+        }
+        for (cl_uint i = 0; i < ndev; i++) {
+            all[n].platform = plats[p];
+            all[n].device = ids[i];
+            n++;
+        }
+        free(ids);
+    }
+done:
+    free(plats);
+    if (s != MPSCL_SUCCESS) {
+        free(all);
+        return s;
+    }
+    *out = all;
+    *count = n;
+    return MPSCL_SUCCESS;
+}
+
+static cl_device_type
+device_type(cl_device_id id)
+{
+    cl_device_type t = 0;
+
+    if (clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof t, &t, NULL) != CL_SUCCESS)
+        return 0;
+    return t;
+}
+
+static int
+contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *hay != '\0'; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] != '\0' &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+/* Index into all[] chosen by an MPSCL_DEVICE value, or count when nothing matches. */
+static size_t
+match_env(const char *want, const found_device *all, size_t count)
+{
+    unsigned long pi, di;
+    char tail;
+
+    if (strcmp(want, "gpu") == 0 || strcmp(want, "cpu") == 0) {
+        cl_device_type t = want[0] == 'g' ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU;
+        for (size_t i = 0; i < count; i++)
+            if (device_type(all[i].device) & t)
+                return i;
+        return count;
+    }
+    if (sscanf(want, "%lu:%lu%c", &pi, &di, &tail) == 2) {
+        cl_platform_id prev = NULL;
+        size_t p = (size_t)-1, d = 0;
+        for (size_t i = 0; i < count; i++) {
+            if (all[i].platform != prev) {
+                prev = all[i].platform;
+                p++;
+                d = 0;
+            }
+            if (p == pi && d == di)
+                return i;
+            d++;
+        }
+        return count;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char name[256] = "";
+        if (clGetDeviceInfo(all[i].device, CL_DEVICE_NAME, sizeof name - 1, name, NULL) ==
+                CL_SUCCESS && contains_nocase(name, want))
+            return i;
+    }
+    return count;
+}
+
+static mpscl_status
+device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_device **out)
+{
+    mpscl_device *d = calloc(1, sizeof *d);
+    char ext[8192] = "";
+    cl_int err;
+
+    if (d == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+    if ((err = clGetDeviceInfo(id, CL_DEVICE_NAME, sizeof d->name - 1, d->name, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof d->compute_units,
+                               &d->compute_units, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group_size,
+                               &d->max_work_group_size, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof d->local_mem_size,
+                               &d->local_mem_size, NULL)) != CL_SUCCESS) {
+        free(d);
+        return mpscl__fail_cl(err, "clGetDeviceInfo");
+    }
+    /* A longer extension string is cut, never fatal: only the fp64 names are searched. */
+    if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, sizeof ext - 1, ext, NULL) != CL_SUCCESS) {
+        size_t need = 0;
+        char *big;
+        if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, 0, NULL, &need) == CL_SUCCESS &&
+            (big = calloc(1, need + 1)) != NULL) {
+            if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, need, big, NULL) == CL_SUCCESS)
+                d->has_fp64 = strstr(big, "cl_khr_fp64") != NULL || strstr(big, "cl_amd_fp64") != NULL;
+            free(big);
+        }
+    } else {
+        d->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL || strstr(ext, "cl_amd_fp64") != NULL;
+    }
+    if (platform == NULL &&
+        (err = clGetDeviceInfo(id, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL)) != CL_SUCCESS) {
+        free(d);
+        return mpscl__fail_cl(err, "clGetDeviceInfo(CL_DEVICE_PLATFORM)");
+    }
+    if (pthread_mutex_init(&d->lock, NULL) != 0) {
+        free(d);
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: mutex init failed");
+    }
+    atomic_init(&d->refs, 1);
+    d->platform = platform;
+    d->device = id;
+    d->context = context;
+    *out = d;
+    return MPSCL_SUCCESS;
+}
+
+/* A new context over one enumerated device, wrapped. */
+static mpscl_status
+device_open(const found_device *f, mpscl_device **out)
+{
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)f->platform, 0};
+    cl_int err;
+    cl_context ctx = clCreateContext(props, 1, &f->device, NULL, NULL, &err);
+    mpscl_status s;
+
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clCreateContext");
+    s = device_new(f->platform, ctx, f->device, out);
+    if (s != MPSCL_SUCCESS)
+        mpscl__check_cl(clReleaseContext(ctx), "clReleaseContext");
+    return s;
+}
+
+mpscl_status
+mpscl_device_create_default(mpscl_device **out)
+{
+    found_device *all;
+    size_t count, pick;
+    const char *want = getenv("MPSCL_DEVICE");
+    mpscl_status s;
+
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "device_create_default: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if ((s = enumerate(&all, &count)) != MPSCL_SUCCESS)
+        return s;
+    if (count == 0)
+        return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS,
+                           "device_create_default: no OpenCL platform or device (install an ICD, e.g. pocl-opencl-icd)");
+    if (want != NULL && want[0] != '\0') {
+        pick = match_env(want, all, count);
+        if (pick == count) {
+            free(all);
+            return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS,
+                               "device_create_default: MPSCL_DEVICE=\"%s\" matches no device", want);
+        }
+    } else {
+        pick = match_env("gpu", all, count);
+        if (pick == count)
+            pick = 0;
+    }
+    s = device_open(&all[pick], out);
+    free(all);
+    return s;
+}
+
+mpscl_status
+mpscl_device_count(size_t *count)
+{
+    found_device *all;
+    mpscl_status s;
+
+    if (count == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "device_count: count is NULL");
+    mpscl__clear_error();
+    if ((s = enumerate(&all, count)) != MPSCL_SUCCESS)
+        return s;
+    free(all);
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_device_create_by_index(size_t index, mpscl_device **out)
+{
+    found_device *all;
+    size_t count;
+    mpscl_status s;
+
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "device_create_by_index: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if ((s = enumerate(&all, &count)) != MPSCL_SUCCESS)
+        return s;
+    if (index >= count) {
+        free(all);
+        return mpscl__fail(count == 0 ? MPSCL_ERROR_NO_DEVICE : MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS,
+                           "device_create_by_index: index %zu, but there are %zu devices", index, count);
+    }
+    s = device_open(&all[index], out);
+    free(all);
+    return s;
+}
+
+mpscl_status
+mpscl_device_create_from_cl(cl_context context, cl_device_id device, mpscl_device **out)
+{
+    cl_uint ndev = 0;
+    cl_device_id ids[64];
+    int member = 0;
+    cl_int err;
+    mpscl_status s;
+
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "device_create_from_cl: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if (context == NULL || device == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "device_create_from_cl: %s is NULL", context == NULL ? "context" : "device");
+    err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof ndev, &ndev, NULL);
+    if (err == CL_SUCCESS && ndev <= 64)
+        err = clGetContextInfo(context, CL_CONTEXT_DEVICES, ndev * sizeof ids[0], ids, NULL);
+    if (err != CL_SUCCESS)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, err,
+                           "device_create_from_cl: context is not a valid cl_context (%s)",
+                           mpscl__cl_error_name(err));
+    for (cl_uint i = 0; i < ndev && i < 64; i++)
+        member |= ids[i] == device;
+    if (!member)
+        return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
+                           "device_create_from_cl: device is not one of the context's devices");
+    if ((s = device_new(NULL, context, device, out)) != MPSCL_SUCCESS)
+        return s;
+    mpscl__check_cl(clRetainContext(context), "clRetainContext");
+    mpscl__check_cl(clRetainDevice(device), "clRetainDevice");
+    (*out)->retained_device = 1;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_device *
+mpscl_device_retain(mpscl_device *d)
+{
+    if (d != NULL)
+        atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+    return d;
+}
+
+void
+mpscl_device_release(mpscl_device *d)
+{
+    if (d == NULL || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    mpscl__device_release_programs(d);
+    if (d->transfer_queue != NULL)
+        mpscl__check_cl(clReleaseCommandQueue(d->transfer_queue), "clReleaseCommandQueue");
+    mpscl__check_cl(clReleaseContext(d->context), "clReleaseContext");
+    if (d->retained_device)
+        mpscl__check_cl(clReleaseDevice(d->device), "clReleaseDevice");
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+const char *
+mpscl_device_name(const mpscl_device *d)
+{
+    return d == NULL ? NULL : d->name;
+}
+
+cl_context
+mpscl_device_cl_context(const mpscl_device *d)
+{
+    return d == NULL ? NULL : d->context;
+}
+
+cl_device_id
+mpscl_device_cl_device_id(const mpscl_device *d)
+{
+    return d == NULL ? NULL : d->device;
+}
+
+cl_platform_id
+mpscl_device_cl_platform_id(const mpscl_device *d)
+{
+    return d == NULL ? NULL : d->platform;
+}
+
+int
+mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t)
+{
+    if (d == NULL)
+        return 0;
+    switch (t) {
+    case MPSCL_DATA_TYPE_FLOAT32:
+        return 1;
+    case MPSCL_DATA_TYPE_FLOAT16:
+    case MPSCL_DATA_TYPE_BFLOAT16:
+    case MPSCL_DATA_TYPE_FLOAT64:
+        return 0;   /* kernels for these types come with the data-type work */
+    }
+    return 0;
+}
+
+size_t
+mpscl_device_programs_built(const mpscl_device *d)
+{
+    size_t n;
+
+    if (d == NULL)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&d->lock);
+    n = d->programs_built;
+    pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
+    return n;
+}

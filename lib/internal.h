@@ -1,0 +1,125 @@
+/* Internal declarations shared by lib/ (never installed). Internal non-static names use the
+ * mpscl__ prefix; only mpscl_* symbols are exported. */
+#ifndef MPSCL_INTERNAL_H
+#define MPSCL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <mpscl/mpscl.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MPSCL__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MPSCL__PRINTF(f, a)
+#endif
+
+/* ---- errors (status.c) ---- */
+
+/* Records a thread-local message and OpenCL code, and returns s: every failure goes through it. */
+mpscl_status mpscl__fail(mpscl_status s, cl_int cl, const char *fmt, ...) MPSCL__PRINTF(3, 4);
+/* A failure of an OpenCL call `what`: MPSCL_ERROR_OUT_OF_HOST_MEMORY for CL_OUT_OF_HOST_MEMORY,
+ * MPSCL_ERROR_OPENCL otherwise, with the code's name in the message. */
+mpscl_status mpscl__fail_cl(cl_int err, const char *what);
+const char *mpscl__cl_error_name(cl_int err);
+/* Clears this thread's last error (called at the start of each public call that can fail). */
+void mpscl__clear_error(void);
+/* For release paths that cannot return a status: logs under MPSCL_DEBUG. */
+void mpscl__check_cl(cl_int err, const char *what);
+
+/* a * b + c without wrapping; 0 on overflow (callers treat 0 as "too large"). */
+int mpscl__mul_add(size_t a, size_t b, size_t c, size_t *out);
+
+/* ---- embedded kernel sources (generated lib/cl_sources.c) ---- */
+
+typedef struct mpscl__cl_source {
+    const char *name;
+    const char *text;
+    size_t length;
+} mpscl__cl_source;
+extern const mpscl__cl_source mpscl__cl_sources[];
+extern const size_t mpscl__cl_source_count;
+
+/* ---- device (device.c, program.c) ---- */
+
+typedef struct mpscl__program_entry mpscl__program_entry;
+
+struct mpscl_device {
+    atomic_size_t refs;
+    cl_platform_id platform;
+    cl_context context;
+    cl_device_id device;
+    char name[256];
+    cl_device_type type;
+    cl_uint compute_units;
+    size_t max_work_group_size;
+    cl_ulong local_mem_size;
+    int has_fp64;
+    int retained_device;            /* wrapped user device: released with us */
+    pthread_mutex_t lock;           /* guards programs, transfer_queue, programs_built */
+    mpscl__program_entry *programs;
+    size_t programs_built;
+    cl_command_queue transfer_queue;  /* blocking reads and writes; created on first use */
+};
+
+/* Kernel families: which sources make up a program. */
+typedef enum mpscl__family {
+    MPSCL__FAMILY_BN_FORWARD,
+    MPSCL__FAMILY_BN_GRADIENT
+} mpscl__family;
+
+/* The program for (family, options) on d, built on first use and kept by d for its lifetime;
+ * the caller does not release it. Thread-safe: concurrent first uses build once. */
+mpscl_status mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options,
+                                   cl_program *out);
+void mpscl__device_release_programs(mpscl_device *d);
+/* The device's own in-order queue for blocking transfers. */
+mpscl_status mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out);
+
+/* ---- layout shared by matrices and vectors (layout.c) ---- */
+
+/* A batch of `mats` row-major blocks of rows x columns elements. A vector is one row per block. */
+typedef struct mpscl__layout {
+    size_t rows, columns, mats, row_bytes, mat_bytes;
+    mpscl_data_type type;
+} mpscl__layout;
+
+/* Checks the descriptor rules of matrix.h; `fn` and `what` name the call and operand. */
+mpscl_status mpscl__layout_validate(const mpscl__layout *l, const char *fn, const char *what);
+/* Bytes from the first to one past the last element. Valid layouts only. */
+size_t mpscl__layout_extent(const mpscl__layout *l);
+/* Wraps or allocates the buffer of an object: validates the layout, the offset and the buffer. */
+mpscl_status mpscl__layout_buffer(mpscl_device *d, const mpscl__layout *l, cl_mem user,
+                                  size_t offset, const char *fn, cl_mem *out);
+/* Blocking copy between the buffer and packed host memory (host rows of host_row_bytes). */
+mpscl_status mpscl__layout_copy(mpscl_device *d, cl_mem buf, size_t offset, const mpscl__layout *l,
+                                void *host, size_t host_row_bytes, int to_device, const char *fn);
+
+struct mpscl_matrix {
+    atomic_size_t refs;
+    mpscl_device *device;
+    cl_mem buffer;
+    size_t offset;
+    mpscl__layout layout;
+};
+
+struct mpscl_vector {
+    atomic_size_t refs;
+    mpscl_device *device;
+    cl_mem buffer;
+    size_t offset;
+    mpscl__layout layout;     /* rows = 1, columns = length, mats = vectors */
+};
+
+/* ---- command buffer (command_buffer.c) ---- */
+
+/* Checks that cb can take work from an object of device d. */
+mpscl_status mpscl__command_buffer_check_encode(const mpscl_command_buffer *cb,
+                                                const mpscl_device *d, const char *fn);
+/* Makes room to hold `count` more objects, so holding after an enqueue cannot fail. */
+mpscl_status mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count);
+/* Keeps obj alive until cb completes: takes over one reference (release called at completion). */
+void mpscl__command_buffer_hold(mpscl_command_buffer *cb, void *obj, void (*release)(void *));
+
+#endif

@@ -1,0 +1,158 @@
+/* Programs: built lazily per device, once per (kernel family, build options), from the sources
+ * embedded in lib/cl_sources.c. The device keeps them until it is released. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct mpscl__program_entry {
+    mpscl__program_entry *next;
+    mpscl__family family;
+    char *options;
+    cl_program program;
+};
+
+/* Sources of each family, in the order they are concatenated: helpers first, since embedded
+ * source has no file system to #include from. */
+static const char *const family_files[][4] = {
+    [MPSCL__FAMILY_BN_FORWARD] = {"common.clh", "neuron.clh", "bn_forward.cl", NULL},
+    [MPSCL__FAMILY_BN_GRADIENT] = {"common.clh", "neuron.clh", "bn_gradient.cl", NULL},
+};
+
+static const char *const family_names[] = {
+    [MPSCL__FAMILY_BN_FORWARD] = "bn_forward",
+    [MPSCL__FAMILY_BN_GRADIENT] = "bn_gradient",
+};
+
+static const mpscl__cl_source *
+find_source(const char *name)
+{
+    for (size_t i = 0; i < mpscl__cl_source_count; i++)
+        if (strcmp(mpscl__cl_sources[i].name, name) == 0)
+            return &mpscl__cl_sources[i];
+    return NULL;
+}
+
+/* The head of the build log, for the error message. */
+static mpscl_status
+build_failure(mpscl_device *d, cl_program prog, cl_int err, mpscl__family family,
+              const char *options)
+{
+    char log[384] = "";
+    size_t len = 0;
+
+    clGetProgramBuildInfo(prog, d->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &len);
+    if (len >= sizeof log) {
+        /* Too long for the buffer: fetch all and keep the head. */
+        char *big = malloc(len + 1);
+        if (big != NULL && clGetProgramBuildInfo(prog, d->device, CL_PROGRAM_BUILD_LOG, len + 1,
+                                                 big, NULL) == CL_SUCCESS) {
+            memcpy(log, big, sizeof log - 1);
+            log[sizeof log - 1] = '\0';
+        }
+        free(big);
+    }
+    return mpscl__fail(MPSCL_ERROR_BUILD_FAILED, err, "building %s with \"%s\" on %s: %s",
+                       family_names[family], options, d->name, log);
+}
+
+static mpscl_status
+build(mpscl_device *d, mpscl__family family, const char *options, cl_program *out)
+{
+    const char *texts[4];
+    size_t lengths[4];
+    cl_uint n = 0;
+    cl_int err;
+    cl_program prog;
+    mpscl_status s;
+
+    for (; family_files[family][n] != NULL; n++) {
+        const mpscl__cl_source *src = find_source(family_files[family][n]);
+        if (src == NULL)
+            return mpscl__fail(MPSCL_ERROR_BUILD_FAILED, CL_SUCCESS,
+                               "kernel source %s is missing from the library", family_files[family][n]);
+        texts[n] = src->text;
+        lengths[n] = src->length;
+    }
+    prog = clCreateProgramWithSource(d->context, n, texts, lengths, &err);
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clCreateProgramWithSource");
+    err = clBuildProgram(prog, 1, &d->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        s = err == CL_OUT_OF_HOST_MEMORY ? mpscl__fail_cl(err, "clBuildProgram")
+                                         : build_failure(d, prog, err, family, options);
+        mpscl__check_cl(clReleaseProgram(prog), "clReleaseProgram");
+        return s;
+    }
+    *out = prog;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options, cl_program *out)
+{
+    mpscl__program_entry *e;
+    mpscl_status s = MPSCL_SUCCESS;
+
+    /* One lock over lookup and build: a second thread asking for the same program waits for
+     * the first build instead of starting its own. Builds of different programs serialise too,
+     * which only matters on a device's first use. */
+    pthread_mutex_lock(&d->lock);
+    for (e = d->programs; e != NULL; e = e->next)
+        if (e->family == family && strcmp(e->options, options) == 0)
+            break;
+    if (e == NULL) {
+        e = calloc(1, sizeof *e);
+        if (e == NULL || (e->options = strdup(options)) == NULL) {
+            free(e);
+            s = mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "program: out of memory");
+            goto done;
+        }
+        if ((s = build(d, family, options, &e->program)) != MPSCL_SUCCESS) {
+            free(e->options);
+            free(e);
+            goto done;
+        }
+        e->family = family;
+        e->next = d->programs;
+        d->programs = e;
+        d->programs_built++;
+    }
+    *out = e->program;
+done:
+    pthread_mutex_unlock(&d->lock);
+    return s;
+}
+
+void
+mpscl__device_release_programs(mpscl_device *d)
+{
+    mpscl__program_entry *e = d->programs, *next;
+
+    for (; e != NULL; e = next) {
+        next = e->next;
+        mpscl__check_cl(clReleaseProgram(e->program), "clReleaseProgram");
+        free(e->options);
+        free(e);
+    }
+    d->programs = NULL;
+}
+
+mpscl_status
+mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out)
+{
+    cl_int err = CL_SUCCESS;
+
+    pthread_mutex_lock(&d->lock);
+    if (d->transfer_queue == NULL)
+        d->transfer_queue = clCreateCommandQueue(d->context, d->device, 0, &err);
+    *out = d->transfer_queue;
+    pthread_mutex_unlock(&d->lock);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return mpscl__fail_cl(err, "clCreateCommandQueue");
+    }
+    return MPSCL_SUCCESS;
+}
