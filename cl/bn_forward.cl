@@ -68,13 +68,16 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float mu, v;
+    float sum, sqdev;
 
+    /* Every item reaches the barrier inside, whatever the branch: no early return before it
+     * (some compilers mishandle barriers in conditional code). */
+    column_totals(partials, b, get_num_groups(1), c, j, compute_statistics ? 2 : 0, lds, &sum,
+                  &sqdev);
+    if (j >= c)
+        return;
+    float mu, v;
     if (compute_statistics) {
-        float sum, sqdev;
-        column_totals(partials, b, get_num_groups(1), c, j, 2, lds, &sum, &sqdev);
-        if (j >= c)
-            return;
         mu = sum / (float)n;
         v = sqdev / (float)n;
         if (get_group_id(1) == 0 && get_local_id(1) == 0) {
@@ -82,8 +85,6 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
             VSTORE(var, var_off + vb * var_vs + j, v);
         }
     } else {
-        if (j >= c)
-            return;
         mu = VLOAD(mean, mean_off + vb * mean_vs + j);
         v = VLOAD(var, var_off + vb * var_vs + j);
     }

@@ -1,0 +1,40 @@
+/* Helpers shared by the Check suites: the device fixture, status assertions, a deterministic
+ * random generator and raw buffer access. */
+#ifndef MPSCL_TEST_UTIL_H
+#define MPSCL_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <check.h>
+#include <mpscl/mpscl.h>
+
+/* The default device (MPSCL_DEVICE or the library's choice), created by test_device_setup, a
+ * checked fixture: OpenCL must never be touched before Check forks. */
+extern mpscl_device *test_device;
+void test_device_setup(void);
+void test_device_teardown(void);
+
+#define ASSERT_STATUS(call, want)                                                           \
+    do {                                                                                    \
+        mpscl_status got_ = (call), want_ = (want);                                         \
+        ck_assert_msg(got_ == want_, "%s returned %s (%d), expected %s (%d): %s", #call,    \
+                      mpscl_status_string(got_), (int)got_, mpscl_status_string(want_),     \
+                      (int)want_, mpscl_last_error_message());                              \
+    } while (0)
+#define ASSERT_OK(call) ASSERT_STATUS(call, MPSCL_SUCCESS)
+
+/* splitmix64: the same sequence on every machine. */
+uint64_t test_rng_next(uint64_t *state);
+/* Uniform in [lo, hi). */
+float test_rng_uniform(uint64_t *state, float lo, float hi);
+
+/* A buffer of `size` bytes in test_device's context holding `bytes` (NULL: zeros). */
+cl_mem test_buffer_create(const void *bytes, size_t size);
+/* Blocking raw read of a whole buffer. */
+void test_buffer_read(cl_mem m, void *bytes, size_t size);
+
+/* Runs a suite (fork mode as configured by CK_FORK), returns the process exit status. */
+int test_run_suite(Suite *s);
+
+#endif
