@@ -122,8 +122,10 @@ pow2_ceil(size_t v)
 }
 
 /* Work-group of up to 256 items: up to 64 columns wide (a row's loads coalesce), the rest rows.
- * Row chunks: enough groups to give every compute unit about 8, with at most 1024 chunks so the
- * partial sums stay small and the fixed-order chunk sum in pass 2 stays cheap. */
+ * Row chunks: enough groups to give every compute unit about 8, and enough that no work-item
+ * sums more than 64 rows in sequence (a sequential fp32 sum's error grows with its length; the
+ * tree and the chunk sum above it grow with the logarithm and the chunk count), with at most
+ * 1024 chunks so the partial sums stay small and pass 2's chunk sum stays cheap. */
 static void
 plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 {
@@ -140,6 +142,8 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     col_groups = (p->c + lx - 1) / lx;
     target = 8 * (size_t)k->device->compute_units;
     chunks = (target + col_groups - 1) / col_groups;
+    if (chunks < (p->n + ly * 64 - 1) / (ly * 64))
+        chunks = (p->n + ly * 64 - 1) / (ly * 64);
     max_chunks = (p->n + ly - 1) / ly;
     if (max_chunks > 1024)
         max_chunks = 1024;
