@@ -109,20 +109,31 @@ mpscl__layout_copy(mpscl_device *d, cl_mem buf, size_t offset, const mpscl__layo
     if ((s = mpscl__device_transfer_queue(d, &q)) != MPSCL_SUCCESS)
         return s;
     for (size_t b = 0; b < l->mats; b++) {
-        /* Rectangular copies touch the elements only, never the padding between rows. The batch
-         * stride need not be a multiple of row_bytes, so each matrix is its own 2-D copy. */
-        size_t buf_origin[3] = {offset + b * l->mat_bytes, 0, 0};
-        size_t host_origin[3] = {0, 0, 0};
-        size_t region[3] = {row, l->rows, 1};
+        size_t base = offset + b * l->mat_bytes;
         char *h = (char *)host + b * l->rows * host_row_bytes;
-        cl_int err = to_device
-            ? clEnqueueWriteBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
-                                       l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL)
-            : clEnqueueReadBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
-                                      l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL);
+        cl_int err = CL_SUCCESS;
+        /* Rectangular copies touch the elements only, never the padding between rows. The batch
+         * stride need not be a multiple of row_bytes, so each matrix is its own 2-D copy. NVIDIA
+         * refuses a rectangle whose last row's pitch runs past the buffer, which a buffer sized
+         * to the exact extent has: the last row goes as a plain copy. */
+        if (l->rows > 1) {
+            size_t buf_origin[3] = {base, 0, 0}, host_origin[3] = {0, 0, 0};
+            size_t region[3] = {row, l->rows - 1, 1};
+            err = to_device
+                ? clEnqueueWriteBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
+                                           l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL)
+                : clEnqueueReadBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
+                                          l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL);
+            if (err != CL_SUCCESS)
+                return mpscl__fail_cl(err, to_device ? "clEnqueueWriteBufferRect"
+                                                     : "clEnqueueReadBufferRect");
+        }
+        base += (l->rows - 1) * l->row_bytes;
+        h += (l->rows - 1) * host_row_bytes;
+        err = to_device ? clEnqueueWriteBuffer(q, buf, CL_TRUE, base, row, h, 0, NULL, NULL)
+                        : clEnqueueReadBuffer(q, buf, CL_TRUE, base, row, h, 0, NULL, NULL);
         if (err != CL_SUCCESS)
-            return mpscl__fail_cl(err, to_device ? "clEnqueueWriteBufferRect"
-                                                 : "clEnqueueReadBufferRect");
+            return mpscl__fail_cl(err, to_device ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
     }
     return MPSCL_SUCCESS;
 }

@@ -35,7 +35,8 @@ MPSCL_API mpscl_status mpscl_command_buffer_commit(mpscl_command_buffer *cb);
  * (MPSCL_ERROR_OPENCL). Waiting on an uncommitted buffer is MPSCL_ERROR_INVALID_STATE. Waiting
  * again returns the same result. */
 MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb);
-/* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR. */
+/* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR.
+ * A NULL buffer reports ERROR. */
 MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
 MPSCL_API cl_command_queue mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb);
 MPSCL_API mpscl_device *mpscl_command_buffer_device(const mpscl_command_buffer *cb);

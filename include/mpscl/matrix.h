@@ -35,7 +35,8 @@ typedef struct mpscl_matrix mpscl_matrix;
 /* A matrix over a new buffer of matrices * matrix_bytes bytes (contents undefined).
  * Descriptor rules: rows, columns, matrices > 0 (else MPSCL_ERROR_INVALID_SHAPE); row_bytes and
  * matrix_bytes multiples of the element size (MPSCL_ERROR_INVALID_ARGUMENT); row_bytes at least a
- * row and matrix_bytes at least (rows - 1) * row_bytes + one row (MPSCL_ERROR_INVALID_SHAPE). */
+ * row and, when matrices > 1, matrix_bytes at least (rows - 1) * row_bytes + one row
+ * (MPSCL_ERROR_INVALID_SHAPE). With one matrix, matrix_bytes is never used to address. */
 MPSCL_API mpscl_status mpscl_matrix_create(mpscl_device *d, const mpscl_matrix_descriptor *desc,
                                            mpscl_matrix **out);
 /* A matrix over the caller's buffer (retained) at byte `offset` (a multiple of the element size).
