@@ -86,9 +86,6 @@ mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, float a, float b,
         return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
                            "set_neuron_type: PRELU needs per-channel parameters, which the matrix "
                            "kernels do not take");
-    if (t != MPSCL_NEURON_NONE)
-        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
-                           "set_neuron_type: neuron type %d is not implemented yet", (int)t);
     k->neuron = t;
     k->neuron_a = a;
     k->neuron_b = b;

@@ -236,15 +236,15 @@ region_of(const bn_case *c, int gradient)
  * L2, and every other element bit for bit with its initial value. rows = 1 for vectors. */
 static double
 check_output(operand *o, const region *r, size_t rows, size_t x0, size_t y0, double *const *want,
-             const char *what, const bn_case *c, int check_values)
+             const char *what, const bn_case *c, int check_values, double bound)
 {
     double worst = 0.0;
 
     for (size_t b = r->b0; b < r->b0 + r->nb; b++) {
         ref_view got = {o->got + LEAD + b * o->ms + x0 * o->ld + y0, o->ld};
         double e = check_values ? ref_rel_l2(rows, r->c, got, want[b - r->b0]) : 0.0;
-        ck_assert_msg(e <= bn_bound(r->n), "%s: %s of matrix %zu: relative L2 error %.3g > %.3g",
-                      c->name, what, b, e, bn_bound(r->n));
+        ck_assert_msg(e <= bound, "%s: %s of matrix %zu: relative L2 error %.3g > %.3g",
+                      c->name, what, b, e, bound);
         if (e > worst)
             worst = e;
         for (size_t i = 0; i < rows; i++)
@@ -266,16 +266,18 @@ check_output(operand *o, const region *r, size_t rows, size_t x0, size_t y0, dou
  * the plain relative error wherever the terms do not cancel. */
 static double
 dx_error(size_t n, size_t c, ref_view got, const double *want, ref_view dy, ref_view x,
-         const float *mean, const float *var, const float *gamma, float eps, const double *dg,
-         const double *db)
+         const float *mean, const float *var, const float *gamma, const float *beta, float eps,
+         const ref_neuron *nr, const double *dg, const double *db)
 {
     double diff = 0.0, scale = 0.0;
 
     for (size_t j = 0; j < c; j++) {
         double s = 1.0 / sqrt((double)var[j] + (double)eps), g = gamma ? gamma[j] : 1.0;
+        double bt = beta ? beta[j] : 0.0;
         for (size_t i = 0; i < n; i++) {
             double xh = ((double)x.p[i * x.ld + j] - mean[j]) * s;
-            double t = fabs(g * s) * (fabs((double)dy.p[i * dy.ld + j]) + fabs(db[j] / (double)n) +
+            double dz = (double)dy.p[i * dy.ld + j] * ref_neuron_df(nr, g * xh + bt);
+            double t = fabs(g * s) * (fabs(dz) + fabs(db[j] / (double)n) +
                                       fabs(xh * dg[j] / (double)n));
             double d = (double)got.p[i * got.ld + j] - want[i * c + j];
             if (isnan(d))
@@ -389,9 +391,20 @@ free_per_batch(double **a, size_t nb)
     free(a);
 }
 
+/* The kernel property for a reference neuron (parameters are floats on the device). */
+#define APPLY_NEURON(prefix, k, nr)                                                             \
+    do {                                                                                        \
+        if ((nr) != NULL)                                                                       \
+            ASSERT_OK(prefix##_set_neuron_type(k, (mpscl_neuron_type)(nr)->type,                \
+                                               (float)(nr)->a, (float)(nr)->b, (float)(nr)->c)); \
+    } while (0)
+
 double
-bn_check_gradient(const bn_case *c, int reruns)
+bn_check_gradient(const bn_case *c, const bn_run *run)
 {
+    int reruns = run->reruns > 0 ? run->reruns : 1;
+    double bound = run->bound > 0 ? run->bound : bn_bound(0);
+    const ref_neuron *nr = run->neuron;
     uint64_t rng = 0x5eed0000u + (uint64_t)c->rows * 131u + c->cols;
     region r = region_of(c, 1);
     operand dy, x, mean, var, gamma, beta, dx, dgamma, dbeta;
@@ -417,11 +430,12 @@ bn_check_gradient(const bn_case *c, int reruns)
 
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_create(test_device, &k));
     APPLY_PROPERTIES(mpscl_matrix_batch_normalization_gradient, k, c);
+    APPLY_NEURON(mpscl_matrix_batch_normalization_gradient, k, nr);
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(
         k, (mpscl_origin){c->src_x, c->src_y, 0}));
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(
         k, (mpscl_origin){c->in_x, c->in_y, 0}));
-    for (int run = 0; run < reruns; run++) {
+    for (int pass = 0; pass < reruns; pass++) {
         mpscl_command_buffer *cb;
         ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
         ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(
@@ -432,7 +446,7 @@ bn_check_gradient(const bn_case *c, int reruns)
             operand_read(outs[o]);
             out_copy[o] = *outs[o];
         }
-        check_same_bits(out_copy, 3, first, run, c->name);
+        check_same_bits(out_copy, 3, first, pass, c->name);
     }
     mpscl_matrix_batch_normalization_gradient_release(k);
 
@@ -443,7 +457,7 @@ bn_check_gradient(const bn_case *c, int reruns)
         size_t vb = b * c->cols;
         ref_bn_gradient(r.n, r.c, view_at(&dy, b, c->src_x, c->src_y), view_at(&x, b, c->in_x, c->in_y),
                         p.mean + vb, p.var + vb, has_g ? p.gamma + vb : NULL,
-                        has_b ? p.beta + vb : NULL, 1e-5f, NULL, want_dx[b - r.b0],
+                        has_b ? p.beta + vb : NULL, 1e-5f, nr, want_dx[b - r.b0],
                         want_dg[b - r.b0], want_db[b - r.b0]);
     }
     for (size_t b = r.b0; b < r.b0 + r.nb; b++) {
@@ -451,20 +465,20 @@ bn_check_gradient(const bn_case *c, int reruns)
         ref_view got = {dx.got + LEAD + b * dx.ms + c->res_x * dx.ld + c->res_y, dx.ld};
         double e = dx_error(r.n, r.c, got, want_dx[b - r.b0], view_at(&dy, b, c->src_x, c->src_y),
                             view_at(&x, b, c->in_x, c->in_y), p.mean + vb, p.var + vb,
-                            has_g ? p.gamma + vb : NULL, 1e-5f, want_dg[b - r.b0], want_db[b - r.b0]);
-        ck_assert_msg(e <= bn_bound(r.n), "%s: dx of matrix %zu: error %.3g > %.3g", c->name, b, e,
-                      bn_bound(r.n));
+                            has_g ? p.gamma + vb : NULL, has_b ? p.beta + vb : NULL, 1e-5f, nr,
+                            want_dg[b - r.b0], want_db[b - r.b0]);
+        ck_assert_msg(e <= bound, "%s: dx of matrix %zu: error %.3g > %.3g", c->name, b, e, bound);
         worst = fmax(worst, e);
     }
-    check_output(&dx, &r, r.n, c->res_x, c->res_y, want_dx, "dx (region bits)", c, 0);
+    check_output(&dx, &r, r.n, c->res_x, c->res_y, want_dx, "dx (region bits)", c, 0, bound);
     if (has_dg)
-        worst = fmax(worst, check_output(&dgamma, &r, 1, 0, 0, want_dg, "dgamma", c, 1));
+        worst = fmax(worst, check_output(&dgamma, &r, 1, 0, 0, want_dg, "dgamma", c, 1, bound));
     else
-        check_output(&dgamma, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "dgamma", c, 1);
+        check_output(&dgamma, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "dgamma", c, 1, bound);
     if (has_db)
-        worst = fmax(worst, check_output(&dbeta, &r, 1, 0, 0, want_db, "dbeta", c, 1));
+        worst = fmax(worst, check_output(&dbeta, &r, 1, 0, 0, want_db, "dbeta", c, 1, bound));
     else
-        check_output(&dbeta, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "dbeta", c, 1);
+        check_output(&dbeta, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "dbeta", c, 1, bound);
 
     free_per_batch(want_dx, r.nb);
     free_per_batch(want_dg, r.nb);
@@ -487,8 +501,11 @@ bn_check_gradient(const bn_case *c, int reruns)
 }
 
 double
-bn_check_forward(const bn_case *c, int compute_statistics, int reruns)
+bn_check_forward(const bn_case *c, int compute_statistics, const bn_run *run)
 {
+    int reruns = run->reruns > 0 ? run->reruns : 1;
+    double bound = run->bound > 0 ? run->bound : bn_bound(0);
+    const ref_neuron *nr = run->neuron;
     uint64_t rng = 0xf0d0000u + (uint64_t)c->rows * 131u + c->cols;
     region r = region_of(c, 0);
     operand x, mean, var, gamma, beta, y;
@@ -510,10 +527,11 @@ bn_check_forward(const bn_case *c, int compute_statistics, int reruns)
 
     ASSERT_OK(mpscl_matrix_batch_normalization_create(test_device, &k));
     APPLY_PROPERTIES(mpscl_matrix_batch_normalization, k, c);
+    APPLY_NEURON(mpscl_matrix_batch_normalization, k, nr);
     ASSERT_OK(mpscl_matrix_batch_normalization_set_source_matrix_origin(
         k, (mpscl_origin){c->src_x, c->src_y, 0}));
     ASSERT_OK(mpscl_matrix_batch_normalization_set_compute_statistics(k, compute_statistics));
-    for (int run = 0; run < reruns; run++) {
+    for (int pass = 0; pass < reruns; pass++) {
         mpscl_command_buffer *cb;
         ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
         ASSERT_OK(mpscl_matrix_batch_normalization_encode(k, cb, x.m, mean.v, var.v,
@@ -524,7 +542,7 @@ bn_check_forward(const bn_case *c, int compute_statistics, int reruns)
             operand_read(outs[o]);
             out_copy[o] = *outs[o];
         }
-        check_same_bits(out_copy, 3, first, run, c->name);
+        check_same_bits(out_copy, 3, first, pass, c->name);
     }
     mpscl_matrix_batch_normalization_release(k);
 
@@ -536,15 +554,15 @@ bn_check_forward(const bn_case *c, int compute_statistics, int reruns)
         ref_view xv = view_at(&x, b, c->src_x, c->src_y);
         ref_bn_statistics(r.n, r.c, xv, want_m[b - r.b0], want_v[b - r.b0]);
         ref_bn_forward(r.n, r.c, xv, p.mean + vb, p.var + vb, has_g ? p.gamma + vb : NULL,
-                       has_b ? p.beta + vb : NULL, 1e-5f, NULL, want_y[b - r.b0]);
+                       has_b ? p.beta + vb : NULL, 1e-5f, nr, want_y[b - r.b0]);
     }
-    worst = fmax(worst, check_output(&y, &r, r.n, c->res_x, c->res_y, want_y, "y", c, 1));
+    worst = fmax(worst, check_output(&y, &r, r.n, c->res_x, c->res_y, want_y, "y", c, 1, bound));
     if (compute_statistics) {
-        worst = fmax(worst, check_output(&mean, &r, 1, 0, 0, want_m, "mean", c, 1));
-        worst = fmax(worst, check_output(&var, &r, 1, 0, 0, want_v, "variance", c, 1));
+        worst = fmax(worst, check_output(&mean, &r, 1, 0, 0, want_m, "mean", c, 1, bound));
+        worst = fmax(worst, check_output(&var, &r, 1, 0, 0, want_v, "variance", c, 1, bound));
     } else {
-        check_output(&mean, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "mean", c, 1);
-        check_output(&var, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "variance", c, 1);
+        check_output(&mean, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "mean", c, 1, bound);
+        check_output(&var, &(region){0, 0, 0, 0}, 0, 0, 0, NULL, "variance", c, 1, bound);
     }
 
     free_per_batch(want_y, r.nb);

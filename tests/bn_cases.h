@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "ref.h"
+
 enum { BN_FILL_RANDOM, BN_FILL_EXACT };
 enum { BN_GAMMA = 1, BN_BETA = 2, BN_DGAMMA = 4, BN_DBETA = 8, BN_ALL_OPTIONAL = 15 };
 
@@ -27,10 +29,18 @@ extern const size_t bn_case_count;
 /* Relative L2 bound for fp32 results: see bn_cases.c for the derivation. */
 double bn_bound(size_t n);
 
-/* Runs the case `reruns` times (>= 1), checks every output against the reference and the bound,
- * every byte outside the written region against its initial value, and (reruns > 1) that every
- * run gives bitwise the same outputs. Returns the worst relative error seen. */
-double bn_check_gradient(const bn_case *c, int reruns);
-double bn_check_forward(const bn_case *c, int compute_statistics, int reruns);
+/* How to run a case: the fused neuron (NULL: none), the error bound (0: bn_bound), and how
+ * many times to run it (each run must give bitwise the same outputs). */
+typedef struct bn_run {
+    const ref_neuron *neuron;
+    double bound;
+    int reruns;
+} bn_run;
+
+/* Runs the case, checks every output against the reference and the bound, every byte outside
+ * the written region against its initial value, and (reruns > 1) that every run gives bitwise
+ * the same outputs. Returns the worst relative error seen. */
+double bn_check_gradient(const bn_case *c, const bn_run *run);
+double bn_check_forward(const bn_case *c, int compute_statistics, const bn_run *run);
 
 #endif

@@ -12,7 +12,7 @@
 
 START_TEST(test_shapes)
 {
-    bn_check_gradient(&bn_cases[_i], 1);
+    bn_check_gradient(&bn_cases[_i], &(bn_run){NULL, 0, 1});
 }
 END_TEST
 
@@ -23,7 +23,7 @@ START_TEST(test_bitwise_reruns)
                                         "70000x5 padded"};
     for (size_t i = 0; i < bn_case_count; i++)
         if (strcmp(bn_cases[i].name, names[_i]) == 0) {
-            bn_check_gradient(&bn_cases[i], 10);
+            bn_check_gradient(&bn_cases[i], &(bn_run){NULL, 0, 10});
             return;
         }
     ck_abort_msg("no case named %s", names[_i]);
