@@ -290,9 +290,10 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
 {
     size_t global[3] = {(p->c + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
     size_t local[3] = {p->lx, p->ly, 1};
+    cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL,
                                         global, local, *wait != NULL ? 1 : 0,
-                                        *wait != NULL ? wait : NULL, NULL);
+                                        *wait != NULL ? wait : NULL, &ev);
 
     if (*wait != NULL) {
         mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
@@ -300,6 +301,7 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     }
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clEnqueueNDRangeKernel");
+    mpscl__command_buffer_track(cb, ev);
     return MPSCL_SUCCESS;
 }
 

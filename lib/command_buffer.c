@@ -20,6 +20,7 @@ struct mpscl_command_buffer {
     cl_int result_cl;
     held_object *held;
     size_t nheld, capheld;
+    cl_event first, last;       /* first and last kernel enqueued: GPU start and end times */
 };
 
 static void
@@ -177,6 +178,45 @@ mpscl_command_buffer_status(const mpscl_command_buffer *cb)
     return exec == CL_COMPLETE ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_COMMITTED;
 }
 
+/* Profiling time of an event in seconds, or 0 when the queue does not profile. */
+static double
+event_seconds(cl_event ev, cl_profiling_info what)
+{
+    cl_ulong ns = 0;
+
+    if (ev == NULL || clGetEventProfilingInfo(ev, what, sizeof ns, &ns, NULL) != CL_SUCCESS)
+        return 0.0;
+    return (double)ns * 1e-9;
+}
+
+double
+mpscl_command_buffer_gpu_start_time(const mpscl_command_buffer *cb)
+{
+    if (cb == NULL || cb->state != MPSCL_COMMAND_BUFFER_COMPLETED)
+        return 0.0;
+    return event_seconds(cb->first, CL_PROFILING_COMMAND_START);
+}
+
+double
+mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb)
+{
+    if (cb == NULL || cb->state != MPSCL_COMMAND_BUFFER_COMPLETED)
+        return 0.0;
+    return event_seconds(cb->last != NULL ? cb->last : cb->first, CL_PROFILING_COMMAND_END);
+}
+
+void
+mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
+{
+    if (cb->first == NULL) {
+        cb->first = ev;
+        return;
+    }
+    if (cb->last != NULL)
+        mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
+    cb->last = ev;
+}
+
 cl_command_queue
 mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb)
 {
@@ -206,6 +246,10 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
     mpscl__check_cl(clFinish(cb->queue), "clFinish");
     if (cb->done != NULL)
         mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
+    if (cb->first != NULL)
+        mpscl__check_cl(clReleaseEvent(cb->first), "clReleaseEvent");
+    if (cb->last != NULL)
+        mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
     release_held(cb);
     free(cb->held);
     mpscl__check_cl(clReleaseCommandQueue(cb->queue), "clReleaseCommandQueue");

@@ -146,6 +146,9 @@ START_TEST(empty_buffer)
                   "status after commit: %d", (int)st);
     ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
     ck_assert_int_eq(mpscl_command_buffer_status(cb), MPSCL_COMMAND_BUFFER_COMPLETED);
+    /* Nothing was encoded: no GPU times. */
+    ck_assert_double_eq(mpscl_command_buffer_gpu_start_time(cb), 0.0);
+    ck_assert_double_eq(mpscl_command_buffer_gpu_end_time(cb), 0.0);
     /* Waiting again reports the same result without waiting for anything. */
     ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
     ck_assert_int_eq(mpscl_command_buffer_status(cb), MPSCL_COMMAND_BUFFER_COMPLETED);
@@ -360,6 +363,10 @@ START_TEST(encoded_objects_kept_alive)
                   "status after commit: %d", (int)st);
     ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
     ck_assert_int_eq(mpscl_command_buffer_status(cb), MPSCL_COMMAND_BUFFER_COMPLETED);
+    /* Our own queue profiles: the GPU times bracket the work. */
+    ck_assert_double_gt(mpscl_command_buffer_gpu_start_time(cb), 0.0);
+    ck_assert_double_ge(mpscl_command_buffer_gpu_end_time(cb),
+                        mpscl_command_buffer_gpu_start_time(cb));
     /* Completion lets them go: only our cl_mem reference is left on the result's buffer. */
     ck_assert_uint_eq(mem_refs(f.ybuf), 1);
     assert_result_correct(&f);

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mpscl/mpscl.h>
 
 #include "tests/ref.h"
+#include "tools/tool_util.h"
 
 #define TOLERANCE 1e-6
 #define RUNS 5
@@ -31,19 +31,7 @@ typedef struct demo {
 static int
 check(mpscl_status s, const char *what)
 {
-    if (s == MPSCL_SUCCESS)
-        return 0;
-    fprintf(stderr, "mpscl-demo: %s: %s: %s\n", what, mpscl_status_string(s),
-            mpscl_last_error_message());
-    return 1;
-}
-
-static double
-now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    return tool_check(s, what, "mpscl-demo");
 }
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -65,21 +53,6 @@ usage(const char *argv0, int rc)
             "  D: a device index (see mpscl-info), or any MPSCL_DEVICE value\n"
             "     (gpu, cpu, P:D, a name substring). Default 4096 x 1024.\n", argv0);
     return rc;
-}
-
-static int
-open_device(const char *want, mpscl_device **out)
-{
-    char *end;
-    unsigned long idx;
-
-    if (want == NULL)
-        return check(mpscl_device_create_default(out), "default device");
-    idx = strtoul(want, &end, 10);
-    if (*want != '\0' && *end == '\0')
-        return check(mpscl_device_create_by_index(idx, out), "device by index");
-    setenv("MPSCL_DEVICE", want, 1);
-    return check(mpscl_device_create_default(out), "device");
 }
 
 static mpscl_status
@@ -106,7 +79,7 @@ time_step(demo *d, mpscl_status (*encode)(demo *, mpscl_command_buffer *), const
 
     for (int r = -1; r < RUNS; r++) {
         mpscl_command_buffer *cb = NULL;
-        double t0 = now();
+        double t0 = tool_now();
         int failed = check(mpscl_command_buffer_create(d->dev, &cb), "command buffer") ||
                      check(encode(d, cb), what) || check(mpscl_command_buffer_commit(cb), "commit") ||
                      check(mpscl_command_buffer_wait_until_completed(cb), what);
@@ -114,14 +87,9 @@ time_step(demo *d, mpscl_status (*encode)(demo *, mpscl_command_buffer *), const
         if (failed)
             return 1;
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = tool_now() - t0;
     }
-    for (int i = 1; i < RUNS; i++)
-        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
-            double s = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = s;
-        }
+    tool_sort(t, RUNS);
     *seconds = t[RUNS / 2];
     return 0;
 }
@@ -274,7 +242,7 @@ main(int argc, char **argv)
     }
     if (d.rows == 0 || d.cols == 0)
         return usage(argv[0], 2);
-    if (open_device(want, &d.dev))
+    if (tool_open_device(want, &d.dev, "mpscl-demo"))
         return 1;
     printf("mpscl-demo on %s: %zu x %zu fp32\n", mpscl_device_name(d.dev), d.rows, d.cols);
     if (setup(&d) || time_step(&d, encode_forward, "forward", &tf) ||

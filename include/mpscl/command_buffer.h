@@ -38,6 +38,12 @@ MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_b
 /* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR.
  * A NULL buffer reports ERROR. */
 MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
+/* MTLCommandBuffer's GPUStartTime / GPUEndTime: device timestamps in seconds of the start of the
+ * first kernel and the end of the last kernel encoded, once the buffer COMPLETED; 0 before, on
+ * error, with no kernel encoded, or on a caller's queue without CL_QUEUE_PROFILING_ENABLE.
+ * Only the difference of the two is meaningful. */
+MPSCL_API double mpscl_command_buffer_gpu_start_time(const mpscl_command_buffer *cb);
+MPSCL_API double mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb);
 MPSCL_API cl_command_queue mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb);
 MPSCL_API mpscl_device *mpscl_command_buffer_device(const mpscl_command_buffer *cb);
 

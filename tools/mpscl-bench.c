@@ -1,0 +1,345 @@
+/* mpscl-bench: device and end-to-end times of the forward and the gradient over a shape suite,
+ * the bytes each moves, and the fraction of the device's own copy bandwidth it reaches, measured
+ * in the same run. Speed is measured here, never in tests.
+ *
+ * Device time: MTLCommandBuffer-style GPU start/end of the command buffer (event profiling).
+ * End to end: create command buffer + encode + commit + wait, wall clock.
+ * Bytes: gradient = x and dy read twice + dx written = 5 N C size (the two-pass model);
+ *        forward = x read and y written (+ x read twice more with compute_statistics). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpscl/mpscl.h>
+
+#include "tools/tool_util.h"
+
+#define PROG "mpscl-bench"
+#define DEFAULT_SHAPES "65536x1024,4096x4096,1048576x64,256x16384,32768x256,1024x1024,128x512"
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
+
+typedef struct options {
+    const char *device, *shapes, *neuron_text;
+    int forward, gradient, iterations, stats;
+    output_kind out;
+    mpscl_neuron_type neuron;
+    float na, nb, nc;
+} options;
+
+typedef struct result {
+    const char *op;
+    size_t n, c;
+    double dev_med, dev_min, e2e_med, e2e_min, bytes;
+} result;
+
+typedef struct operands {
+    mpscl_matrix *x, *dy, *out;
+    mpscl_vector *mean, *var, *gamma, *beta, *dgamma, *dbeta;
+} operands;
+
+static int
+usage(int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32] [--neuron NAME[:a:b:c]]\n"
+            "                   [--op gradient|forward|both] [--no-statistics] [--iterations K]\n"
+            "                   [--csv|--json]\n"
+            "  defaults: the shape suite of figures.md (" DEFAULT_SHAPES "),\n"
+            "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
+            "  unless --no-statistics.\n");
+    return rc;
+}
+
+/* Copy bandwidth of the device, bytes read + written per second: best of 5 copies of a buffer
+ * of up to 1 GiB (at most a quarter of the largest allocation, so two fit). */
+static double
+copy_bandwidth(mpscl_device *d)
+{
+    cl_context ctx = mpscl_device_cl_context(d);
+    cl_device_id dev = mpscl_device_cl_device_id(d);
+    cl_ulong max_alloc = 0;
+    size_t size = (size_t)1 << 30;
+    double best = 0.0;
+    cl_int err;
+    cl_command_queue q;
+    cl_mem a, b;
+
+    clGetDeviceInfo(dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
+    if (max_alloc / 4 < size)
+        size = (size_t)(max_alloc / 4);
+    q = clCreateCommandQueue(ctx, dev, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS)
+        return 0.0;
+    a = clCreateBuffer(ctx, CL_MEM_READ_WRITE, size, NULL, &err);
+    b = clCreateBuffer(ctx, CL_MEM_READ_WRITE, size, NULL, &err);
+    if (a != NULL && b != NULL) {
+        cl_uint zero = 0;
+        clEnqueueFillBuffer(q, a, &zero, sizeof zero, 0, size, 0, NULL, NULL);
+        for (int i = 0; i < 6; i++) {
+            cl_event ev;
+            cl_ulong t0 = 0, t1 = 0;
+            if (clEnqueueCopyBuffer(q, a, b, 0, 0, size, 0, NULL, &ev) != CL_SUCCESS)
+                break;
+            clWaitForEvents(1, &ev);
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+            clReleaseEvent(ev);
+            if (i > 0 && t1 > t0 && 2.0 * (double)size / ((double)(t1 - t0) * 1e-9) > best)
+                best = 2.0 * (double)size / ((double)(t1 - t0) * 1e-9);
+        }
+    }
+    if (a != NULL)
+        clReleaseMemObject(a);
+    if (b != NULL)
+        clReleaseMemObject(b);
+    clReleaseCommandQueue(q);
+    return best;
+}
+
+static void
+operands_release(operands *o)
+{
+    mpscl_matrix_release(o->x);
+    mpscl_matrix_release(o->dy);
+    mpscl_matrix_release(o->out);
+    mpscl_vector_release(o->mean);
+    mpscl_vector_release(o->var);
+    mpscl_vector_release(o->gamma);
+    mpscl_vector_release(o->beta);
+    mpscl_vector_release(o->dgamma);
+    mpscl_vector_release(o->dbeta);
+    memset(o, 0, sizeof *o);
+}
+
+/* Operands with realistic values: x of mean 1, variance about 1/3; dy small. */
+static int
+operands_make(mpscl_device *d, size_t n, size_t c, operands *o)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(
+        n, c, mpscl_matrix_descriptor_row_bytes_from_columns(c, MPSCL_DATA_TYPE_FLOAT32),
+        MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(c, MPSCL_DATA_TYPE_FLOAT32);
+    float *row = malloc(c * sizeof(float) * 2), *host = NULL;
+    size_t chunk = 4096, ok = 1;
+
+    memset(o, 0, sizeof *o);
+    ok = row != NULL;
+    ok = ok && !tool_check(mpscl_matrix_create(d, &md, &o->x), "matrix", PROG) &&
+         !tool_check(mpscl_matrix_create(d, &md, &o->dy), "matrix", PROG) &&
+         !tool_check(mpscl_matrix_create(d, &md, &o->out), "matrix", PROG);
+    mpscl_vector **vs[6] = {&o->mean, &o->var, &o->gamma, &o->beta, &o->dgamma, &o->dbeta};
+    for (int i = 0; i < 6 && ok; i++)
+        ok = !tool_check(mpscl_vector_create(d, &vd, vs[i]), "vector", PROG);
+    /* One host matrix written whole: a pattern is enough, speed does not depend on values. */
+    if (ok && (host = malloc(n * c * sizeof(float))) != NULL) {
+        for (size_t i = 0; i < n * c; i++)
+            host[i] = 1.0f + (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+        ok = !tool_check(mpscl_matrix_write(o->x, host, c * sizeof(float)), "write", PROG) &&
+             !tool_check(mpscl_matrix_write(o->dy, host, c * sizeof(float)), "write", PROG);
+        for (size_t j = 0; j < c; j++) {
+            row[j] = 1.0f;
+            row[c + j] = 1.0f / 12.0f;
+        }
+        ok = ok && !tool_check(mpscl_vector_write(o->mean, row), "write", PROG) &&
+             !tool_check(mpscl_vector_write(o->var, row + c), "write", PROG) &&
+             !tool_check(mpscl_vector_write(o->gamma, row), "write", PROG) &&
+             !tool_check(mpscl_vector_write(o->beta, row + c), "write", PROG);
+    } else {
+        ok = 0;
+    }
+    (void)chunk;
+    free(host);
+    free(row);
+    if (!ok)
+        operands_release(o);
+    return ok ? 0 : 1;
+}
+
+typedef struct kernels {
+    mpscl_matrix_batch_normalization *fwd;
+    mpscl_matrix_batch_normalization_gradient *grad;
+} kernels;
+
+static mpscl_status
+encode(const kernels *k, int gradient, mpscl_command_buffer *cb, const operands *o)
+{
+    if (gradient)
+        return mpscl_matrix_batch_normalization_gradient_encode(k->grad, cb, o->dy, o->x, o->mean,
+                                                                o->var, o->gamma, o->beta, o->out,
+                                                                o->dgamma, o->dbeta);
+    return mpscl_matrix_batch_normalization_encode(k->fwd, cb, o->x, o->mean, o->var, o->gamma,
+                                                   o->beta, o->out);
+}
+
+static int
+measure(mpscl_device *d, const kernels *k, int gradient, const operands *o, int iterations,
+        result *r)
+{
+    double *dev = calloc((size_t)iterations, sizeof(double));
+    double *e2e = calloc((size_t)iterations, sizeof(double));
+    int rc = 0;
+
+    if (dev == NULL || e2e == NULL) {
+        free(dev);
+        free(e2e);
+        return 1;
+    }
+    for (int i = -3; i < iterations && rc == 0; i++) {
+        mpscl_command_buffer *cb = NULL;
+        double t0 = tool_now();
+        rc = tool_check(mpscl_command_buffer_create(d, &cb), "command buffer", PROG) ||
+             tool_check(encode(k, gradient, cb, o), "encode", PROG) ||
+             tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
+             tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG);
+        if (rc == 0 && i >= 0) {
+            e2e[i] = tool_now() - t0;
+            dev[i] = mpscl_command_buffer_gpu_end_time(cb) - mpscl_command_buffer_gpu_start_time(cb);
+        }
+        mpscl_command_buffer_release(cb);
+    }
+    if (rc == 0) {
+        tool_sort(dev, iterations);
+        tool_sort(e2e, iterations);
+        r->dev_med = dev[iterations / 2];
+        r->dev_min = dev[0];
+        r->e2e_med = e2e[iterations / 2];
+        r->e2e_min = e2e[0];
+    }
+    free(dev);
+    free(e2e);
+    return rc;
+}
+
+static void
+print_result(const options *opt, const result *r, double copy_bw, int first)
+{
+    double gbs = r->bytes / r->dev_med * 1e-9;
+
+    if (opt->out == OUT_CSV) {
+        if (first)
+            printf("op,rows,columns,dtype,neuron,device_median_us,device_min_us,e2e_median_us,"
+                   "e2e_min_us,bytes,gb_per_s,copy_gb_per_s,fraction_of_copy\n");
+        printf("%s,%zu,%zu,f32,%s,%.2f,%.2f,%.2f,%.2f,%.0f,%.1f,%.1f,%.3f\n", r->op, r->n, r->c,
+               opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6, r->e2e_med * 1e6,
+               r->e2e_min * 1e6, r->bytes, gbs, copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
+    } else if (opt->out == OUT_JSON) {
+        printf("%s  {\"op\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"f32\", "
+               "\"neuron\": \"%s\", \"device_median_us\": %.2f, \"device_min_us\": %.2f, "
+               "\"e2e_median_us\": %.2f, \"e2e_min_us\": %.2f, \"bytes\": %.0f, "
+               "\"gb_per_s\": %.1f, \"copy_gb_per_s\": %.1f, \"fraction_of_copy\": %.3f}",
+               first ? "" : ",\n", r->op, r->n, r->c, opt->neuron_text, r->dev_med * 1e6,
+               r->dev_min * 1e6, r->e2e_med * 1e6, r->e2e_min * 1e6, r->bytes, gbs,
+               copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
+    } else {
+        if (first)
+            printf("%-9s %-14s %-6s %-10s %12s %12s %12s %12s %9s %7s\n", "op", "shape", "dtype",
+                   "neuron", "device med", "device min", "e2e med", "e2e min", "GB/s", "%copy");
+        printf("%-9s %7zux%-6zu %-6s %-10s %9.1f us %9.1f us %9.1f us %9.1f us %9.1f %6.1f%%\n",
+               r->op, r->n, r->c, "f32", opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
+               r->e2e_med * 1e6, r->e2e_min * 1e6, gbs, 100.0 * gbs / (copy_bw * 1e-9));
+    }
+}
+
+static int
+parse(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->shapes = DEFAULT_SHAPES;
+    o->neuron_text = "none";
+    o->gradient = 1;
+    o->iterations = 20;
+    o->stats = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            exit(usage(0));
+        else if (strcmp(a, "--csv") == 0)
+            o->out = OUT_CSV;
+        else if (strcmp(a, "--json") == 0)
+            o->out = OUT_JSON;
+        else if (strcmp(a, "--no-statistics") == 0)
+            o->stats = 0;
+        else if (v == NULL)
+            return usage(2);
+        else if (strcmp(a, "--device") == 0)
+            o->device = argv[++i];
+        else if (strcmp(a, "--shapes") == 0)
+            o->shapes = argv[++i];
+        else if (strcmp(a, "--iterations") == 0 && (o->iterations = atoi(argv[++i])) > 0)
+            ;
+        else if (strcmp(a, "--dtype") == 0 && strcmp(argv[++i], "f32") == 0)
+            ;   /* the only type with kernels in this release */
+        else if (strcmp(a, "--neuron") == 0 &&
+                 tool_parse_neuron(argv[++i], &o->neuron, &o->na, &o->nb, &o->nc) == 0)
+            o->neuron_text = argv[i];
+        else if (strcmp(a, "--op") == 0 && strcmp(v, "gradient") == 0 && ++i)
+            o->gradient = 1, o->forward = 0;
+        else if (strcmp(a, "--op") == 0 && strcmp(v, "forward") == 0 && ++i)
+            o->gradient = 0, o->forward = 1;
+        else if (strcmp(a, "--op") == 0 && strcmp(v, "both") == 0 && ++i)
+            o->gradient = 1, o->forward = 1;
+        else
+            return usage(2);
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    options opt;
+    mpscl_device *d;
+    kernels k = {NULL, NULL};
+    double bw;
+    int rc, first = 1;
+    const char *p;
+
+    if ((rc = parse(argc, argv, &opt)) != 0)
+        return rc;
+    if (tool_open_device(opt.device, &d, PROG))
+        return 1;
+    rc = tool_check(mpscl_matrix_batch_normalization_create(d, &k.fwd), "kernel", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_gradient_create(d, &k.grad), "kernel", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(k.fwd, opt.stats), "property", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_set_neuron_type(k.fwd, opt.neuron, opt.na, opt.nb, opt.nc), "neuron", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_gradient_set_neuron_type(k.grad, opt.neuron, opt.na, opt.nb, opt.nc), "neuron", PROG);
+    bw = copy_bandwidth(d);
+    if (opt.out == OUT_TABLE)
+        printf("device: %s\ncopy bandwidth: %.1f GB/s (bytes read + written, best of 5 copies)\n",
+               mpscl_device_name(d), bw * 1e-9);
+    else if (opt.out == OUT_JSON)
+        printf("{\"device\": \"%s\", \"copy_gb_per_s\": %.1f, \"results\": [\n",
+               mpscl_device_name(d), bw * 1e-9);
+    for (p = opt.shapes; rc == 0 && *p != '\0';) {
+        size_t n = 0, c = 0;
+        operands o;
+        int used = 0;
+        if (sscanf(p, "%zux%zu%n", &n, &c, &used) != 2 || n == 0 || c == 0) {
+            fprintf(stderr, PROG ": bad shape list at \"%s\"\n", p);
+            rc = 2;
+            break;
+        }
+        p += used + (p[used] == ',');
+        if ((rc = operands_make(d, n, c, &o)) != 0)
+            break;
+        for (int g = 0; g < 2 && rc == 0; g++) {
+            result r = {g ? "gradient" : "forward", n, c, 0, 0, 0, 0, 0};
+            if ((g && !opt.gradient) || (!g && !opt.forward))
+                continue;
+            r.bytes = (double)n * (double)c * 4.0 * (g ? 5.0 : opt.stats ? 4.0 : 2.0);
+            if ((rc = measure(d, &k, g, &o, opt.iterations, &r)) == 0)
+                print_result(&opt, &r, bw, first);
+            first = 0;
+        }
+        operands_release(&o);
+    }
+    if (opt.out == OUT_JSON)
+        printf("\n]}\n");
+    mpscl_matrix_batch_normalization_release(k.fwd);
+    mpscl_matrix_batch_normalization_gradient_release(k.grad);
+    mpscl_device_release(d);
+    return rc;
+}
