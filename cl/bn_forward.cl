@@ -14,14 +14,14 @@
 #define FORWARD_INPUT_ARGS                                                                    \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
     uint n, uint c, uint chunk_rows, uint batch_first,                                        \
-    __global float *partials, __local float *lds
+    __global real *partials, __local real *lds
 
 __kernel void
 bn_forward_sum(FORWARD_INPUT_ARGS)
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float s = 0.0f, unused = 0.0f;
+    real s = R(0.0), unused = R(0.0);
 
     chunk_rows_of_group(n, chunk_rows, &r0, &r1);
     if (j < c) {
@@ -39,16 +39,16 @@ bn_forward_sqdev(FORWARD_INPUT_ARGS)
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float total, unused, s = 0.0f, zero = 0.0f;
+    real total, unused, s = R(0.0), zero = R(0.0);
 
     /* Slot 1 is this kernel's output: read slot 0 only. */
     column_totals(partials, b, get_num_groups(1), c, j, 1, lds, &total, &unused);
     chunk_rows_of_group(n, chunk_rows, &r0, &r1);
     if (j < c) {
-        float mu = total / (float)n;
+        real mu = total / (real)n;
         __global const data_t *xb = x + x_off + vb * x_ms + j;
         for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-            float d = LOAD(xb, i * x_rs) - mu;
+            real d = LOAD(xb, i * x_rs) - mu;
             s += d * d;
         }
     }
@@ -59,16 +59,16 @@ bn_forward_sqdev(FORWARD_INPUT_ARGS)
 
 __kernel void
 bn_forward_apply(FORWARD_INPUT_ARGS,
-                 __global vec_t *mean, ulong mean_off, ulong mean_vs,
-                 __global vec_t *var, ulong var_off, ulong var_vs,
-                 __global const vec_t *gamma, ulong gamma_off, ulong gamma_vs,
-                 __global const vec_t *beta, ulong beta_off, ulong beta_vs,
+                 __global mean_t *mean, ulong mean_off, ulong mean_vs,
+                 __global var_t *var, ulong var_off, ulong var_vs,
+                 __global const gamma_t *gamma, ulong gamma_off, ulong gamma_vs,
+                 __global const beta_t *beta, ulong beta_off, ulong beta_vs,
                  __global data_t *y, ulong y_off, ulong y_rs, ulong y_ms,
                  float eps, uint compute_statistics, float na, float nb, float nc)
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float sum, sqdev;
+    real sum, sqdev;
 
     /* Every item reaches the barrier inside, whatever the branch: no early return before it
      * (some compilers mishandle barriers in conditional code). */
@@ -76,27 +76,27 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
                   &sqdev);
     if (j >= c)
         return;
-    float mu, v;
+    real mu, v;
     if (compute_statistics) {
-        mu = sum / (float)n;
-        v = sqdev / (float)n;
+        mu = ROUND_KIND(MEAN_KIND, sum / (real)n);
+        v = ROUND_KIND(VAR_KIND, sqdev / (real)n);
         if (get_group_id(1) == 0 && get_local_id(1) == 0) {
-            VSTORE(mean, mean_off + vb * mean_vs + j, mu);
-            VSTORE(var, var_off + vb * var_vs + j, v);
+            STORE_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
+            STORE_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
         }
     } else {
-        mu = VLOAD(mean, mean_off + vb * mean_vs + j);
-        v = VLOAD(var, var_off + vb * var_vs + j);
+        mu = LOAD_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
+        v = LOAD_KIND(VAR_KIND, var, var_off + vb * var_vs + j);
     }
-    float is = 1.0f / sqrt(v + eps);
-    float g = gamma ? VLOAD(gamma, gamma_off + vb * gamma_vs + j) : 1.0f;
-    float bt = beta ? VLOAD(beta, beta_off + vb * beta_vs + j) : 0.0f;
+    real is = R(1.0) / sqrt(v + eps);
+    real g = gamma ? LOAD_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : R(1.0);
+    real bt = beta ? LOAD_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : R(0.0);
     __global const data_t *xb = x + x_off + vb * x_ms + j;
     __global data_t *yb = y + y_off + vb * y_ms + j;
 
     chunk_rows_of_group(n, chunk_rows, &r0, &r1);
     for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-        float xh = (LOAD(xb, i * x_rs) - mu) * is;
+        real xh = (LOAD(xb, i * x_rs) - mu) * is;
         STORE(yb, i * y_rs, neuron_f(g * xh + bt, na, nb, nc));
     }
 }

@@ -19,26 +19,26 @@
 #define GRADIENT_INPUT_ARGS                                                                   \
     __global const data_t *dy, ulong dy_off, ulong dy_rs, ulong dy_ms,                        \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
-    __global const vec_t *mean, ulong mean_off, ulong mean_vs,                                \
-    __global const vec_t *var, ulong var_off, ulong var_vs,                                   \
-    __global const vec_t *gamma, ulong gamma_off, ulong gamma_vs,                             \
-    __global const vec_t *beta, ulong beta_off, ulong beta_vs,                                \
+    __global const mean_t *mean, ulong mean_off, ulong mean_vs,                               \
+    __global const var_t *var, ulong var_off, ulong var_vs,                                   \
+    __global const gamma_t *gamma, ulong gamma_off, ulong gamma_vs,                           \
+    __global const beta_t *beta, ulong beta_off, ulong beta_vs,                               \
     float eps, uint n, uint c, uint chunk_rows, uint batch_first,                             \
-    __global float *partials, __local float *lds, float na, float nb, float nc
+    __global real *partials, __local real *lds, float na, float nb, float nc
 
 /* Per-column constants of column j of matrix vb. */
 #define COLUMN_CONSTANTS(vb, j)                                                               \
-    float mu = VLOAD(mean, mean_off + (vb) * mean_vs + (j));                                  \
-    float is = 1.0f / sqrt(VLOAD(var, var_off + (vb) * var_vs + (j)) + eps);                  \
-    float g = gamma ? VLOAD(gamma, gamma_off + (vb) * gamma_vs + (j)) : 1.0f;                 \
-    float bt = beta ? VLOAD(beta, beta_off + (vb) * beta_vs + (j)) : 0.0f
+    real mu = LOAD_KIND(MEAN_KIND, mean, mean_off + (vb) * mean_vs + (j));                    \
+    real is = R(1.0) / sqrt(LOAD_KIND(VAR_KIND, var, var_off + (vb) * var_vs + (j)) + eps);   \
+    real g = gamma ? LOAD_KIND(GAMMA_KIND, gamma, gamma_off + (vb) * gamma_vs + (j)) : R(1.0); \
+    real bt = beta ? LOAD_KIND(BETA_KIND, beta, beta_off + (vb) * beta_vs + (j)) : R(0.0)
 
 __kernel void
 bn_gradient_partials(GRADIENT_INPUT_ARGS)
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float s1 = 0.0f, s2 = 0.0f;
+    real s1 = R(0.0), s2 = R(0.0);
 
     chunk_rows_of_group(n, chunk_rows, &r0, &r1);
     if (j < c) {
@@ -46,8 +46,8 @@ bn_gradient_partials(GRADIENT_INPUT_ARGS)
         __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
         __global const data_t *xb = x + x_off + vb * x_ms + j;
         for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-            float xh = (LOAD(xb, i * x_rs) - mu) * is;
-            float dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
+            real xh = (LOAD(xb, i * x_rs) - mu) * is;
+            real dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
             s1 += dz;
             s2 += dz * xh;
         }
@@ -62,32 +62,32 @@ bn_gradient_partials(GRADIENT_INPUT_ARGS)
 __kernel void
 bn_gradient_apply(GRADIENT_INPUT_ARGS,
                   __global data_t *dx, ulong dx_off, ulong dx_rs, ulong dx_ms,
-                  __global vec_t *dgamma, ulong dgamma_off, ulong dgamma_vs,
-                  __global vec_t *dbeta, ulong dbeta_off, ulong dbeta_vs)
+                  __global dgamma_t *dgamma, ulong dgamma_off, ulong dgamma_vs,
+                  __global dbeta_t *dbeta, ulong dbeta_off, ulong dbeta_vs)
 {
     uint j = get_global_id(0), b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    float sum_dz, sum_dz_xh;
+    real sum_dz, sum_dz_xh;
 
     column_totals(partials, b, get_num_groups(1), c, j, 2, lds, &sum_dz, &sum_dz_xh);
     if (j >= c)
         return;
     if (get_group_id(1) == 0 && get_local_id(1) == 0) {
         if (dbeta)
-            VSTORE(dbeta, dbeta_off + vb * dbeta_vs + j, sum_dz);
+            STORE_KIND(DBETA_KIND, dbeta, dbeta_off + vb * dbeta_vs + j, sum_dz);
         if (dgamma)
-            VSTORE(dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
+            STORE_KIND(DGAMMA_KIND, dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
     }
     COLUMN_CONSTANTS(vb, j);
-    float mean_dz = sum_dz / (float)n, mean_dz_xh = sum_dz_xh / (float)n, scale = g * is;
+    real mean_dz = sum_dz / (real)n, mean_dz_xh = sum_dz_xh / (real)n, scale = g * is;
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
     __global const data_t *xb = x + x_off + vb * x_ms + j;
     __global data_t *dxb = dx + dx_off + vb * dx_ms + j;
 
     chunk_rows_of_group(n, chunk_rows, &r0, &r1);
     for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-        float xh = (LOAD(xb, i * x_rs) - mu) * is;
-        float dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
+        real xh = (LOAD(xb, i * x_rs) - mu) * is;
+        real dz = LOAD(dyb, i * dy_rs) * neuron_df(g * xh + bt, na, nb, nc);
         STORE(dxb, i * dx_rs, scale * (dz - mean_dz - xh * mean_dz_xh));
     }
 }

@@ -60,7 +60,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
         mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
         mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
-        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * sizeof(float), NULL, &err);
+        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * mpscl__bn_real_size(p), NULL, &err);
         if (kr != K_APPLY)
             continue;
         for (size_t i = OP_MEAN; i <= OP_Y; i++)
@@ -80,6 +80,7 @@ validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *x,
          const char *fn)
 {
     static const char *const vnames[4] = {"mean", "variance", "gamma", "beta"};
+    static const char *const mnames[2] = {"input", "result"};
     mpscl_status s;
     size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
 
@@ -90,6 +91,13 @@ validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *x,
     for (size_t i = 0; i < 4; i++)
         if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
             return s;
+    if ((s = mpscl__bn_check_types(k, (const mpscl_matrix *const[]){x, y}, mnames, 2, vecs, vnames,
+                                   4, fn)) != MPSCL_SUCCESS)
+        return s;
+    p->type = x->layout.type;
+    for (size_t i = 0; i < 6; i++)
+        p->vector_types[i] = i < 4 && vecs[i] != NULL ? vecs[i]->layout.type
+                                                      : MPSCL_DATA_TYPE_FLOAT32;
     if ((s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SOURCE], fn, "input", &n, &c,
                                    &batches)) != MPSCL_SUCCESS)
         return s;

@@ -50,7 +50,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
         mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
         mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
-        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * sizeof(float), NULL, &err);
+        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * mpscl__bn_real_size(p), NULL, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
@@ -69,6 +69,7 @@ validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *dy,
 {
     static const char *const vnames[6] = {"mean", "variance", "gamma", "beta",
                                           "result_gradient_for_gamma", "result_gradient_for_beta"};
+    static const char *const mnames[3] = {"gradient", "input", "result_gradient_for_data"};
     mpscl_status s;
     size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
 
@@ -80,6 +81,12 @@ validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *dy,
     for (size_t i = 0; i < 6; i++)
         if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
             return s;
+    if ((s = mpscl__bn_check_types(k, (const mpscl_matrix *const[]){dy, x, dx}, mnames, 3, vecs,
+                                   vnames, 6, fn)) != MPSCL_SUCCESS)
+        return s;
+    p->type = dy->layout.type;
+    for (size_t i = 0; i < 6; i++)
+        p->vector_types[i] = vecs[i] != NULL ? vecs[i]->layout.type : MPSCL_DATA_TYPE_FLOAT32;
     if ((s = mpscl__bn_clip_source(k, dy, k->origins[MPSCL__ORIGIN_SOURCE], fn, "gradient", &n, &c,
                                    &batches)) != MPSCL_SUCCESS ||
         (s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SECONDARY], fn, "input", &n, &c,

@@ -117,16 +117,28 @@ mpscl__bn_set_label(mpscl__bn_kernel *k, const char *label)
 
 /* ---- operand validation ---- */
 
-static mpscl_status
-check_type(mpscl_data_type t, const char *fn, const char *name)
+mpscl_status
+mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats,
+                      const char *const *mnames, size_t nm, const mpscl_vector *const *vecs,
+                      const char *const *vnames, size_t nv, const char *fn)
 {
-    if (mpscl_data_type_size(t) == 0)
-        return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
-                           "%s: %s has unknown data type %d", fn, name, (int)t);
-    if (t != MPSCL_DATA_TYPE_FLOAT32)
-        return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
-                           "%s: %s must be float32 (other data types are not implemented yet)",
-                           fn, name);
+    mpscl_data_type t = mats[0]->layout.type;
+
+    if (t == MPSCL_DATA_TYPE_FLOAT64 && !mpscl_device_supports_data_type(k->device, t))
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: %s is float64, which %s does not support (no cl_khr_fp64)", fn,
+                           mnames[0], k->device->name);
+    for (size_t i = 1; i < nm; i++)
+        if (mats[i]->layout.type != t)
+            return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
+                               "%s: %s has data type %d, %s has %d: matrices must share one", fn,
+                               mnames[i], (int)mats[i]->layout.type, mnames[0], (int)t);
+    for (size_t i = 0; i < nv; i++)
+        if (vecs[i] != NULL && vecs[i]->layout.type != t &&
+            vecs[i]->layout.type != MPSCL_DATA_TYPE_FLOAT32)
+            return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
+                               "%s: %s has data type %d: vectors are float32 or the matrices' "
+                               "type %d", fn, vnames[i], (int)vecs[i]->layout.type, (int)t);
     return MPSCL_SUCCESS;
 }
 
@@ -139,7 +151,7 @@ mpscl__bn_check_matrix(const mpscl__bn_kernel *k, const mpscl_matrix *m, const c
     if (m->device->context != k->device->context)
         return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
                            "%s: %s belongs to another OpenCL context than the kernel", fn, name);
-    return check_type(m->layout.type, fn, name);
+    return MPSCL_SUCCESS;
 }
 
 mpscl_status
@@ -153,7 +165,7 @@ mpscl__bn_check_vector(const mpscl__bn_kernel *k, const mpscl_vector *v, int req
     if (v->device->context != k->device->context)
         return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
                            "%s: %s belongs to another OpenCL context than the kernel", fn, name);
-    return check_type(v->layout.type, fn, name);
+    return MPSCL_SUCCESS;
 }
 
 static size_t

@@ -49,6 +49,8 @@ typedef struct mpscl__bn_plan {
     size_t batch_first, batches;  /* matrices batch_first .. + batches - 1 */
     size_t lx, ly;                /* work-group: columns x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
+    mpscl_data_type type;         /* of the matrices */
+    mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
 } mpscl__bn_plan;
 
 mpscl_status mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient,
@@ -68,6 +70,12 @@ mpscl_status mpscl__bn_check_matrix(const mpscl__bn_kernel *k, const mpscl_matri
                                     const char *fn, const char *name);
 mpscl_status mpscl__bn_check_vector(const mpscl__bn_kernel *k, const mpscl_vector *v, int required,
                                     const char *fn, const char *name);
+/* Data types: every matrix shares the first one's type (float64 only where the device has it);
+ * each vector is float32 or that type. */
+mpscl_status mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats,
+                                   const char *const *mnames, size_t nm,
+                                   const mpscl_vector *const *vecs, const char *const *vnames,
+                                   size_t nv, const char *fn);
 /* Clips a source matrix's extent past origin o into *n, *c and *batches (starting as limits). */
 mpscl_status mpscl__bn_clip_source(const mpscl__bn_kernel *k, const mpscl_matrix *m, mpscl_origin o,
                                    const char *fn, const char *name, size_t *n, size_t *c,
@@ -93,6 +101,8 @@ mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                                const char *const *kernel_names, size_t nkernels,
                                mpscl__bn_plan *p, cl_event *wait, const char *fn);
 
+/* Bytes of the kernels' arithmetic type: fp64 for fp64 data, fp32 otherwise. */
+size_t mpscl__bn_real_size(const mpscl__bn_plan *p);
 /* Kernel argument helpers: set args at *idx and advance it; the first failure sticks in *err. */
 void mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err);
 void mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err);

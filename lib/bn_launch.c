@@ -199,7 +199,7 @@ prepare_scratch(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_p
                 cl_event *wait)
 {
     cl_command_queue q = mpscl_command_buffer_cl_queue(cb);
-    size_t bytes = p->batches * p->chunks * 2 * p->c * sizeof(float);
+    size_t bytes = p->batches * p->chunks * 2 * p->c * mpscl__bn_real_size(p);
     cl_int err;
 
     *wait = NULL;
@@ -244,12 +244,18 @@ mpscl_status
 mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *const *kernel_names,
                   size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
 {
-    char options[128];
+    const mpscl_data_type *v = p->vector_types;
+    char options[192];
     cl_program prog;
     mpscl_status s;
 
     *wait = NULL;
-    snprintf(options, sizeof options, "-cl-std=CL1.2 -DNEURON=%d", (int)k->neuron);
+    /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
+    snprintf(options, sizeof options,
+             "-cl-std=CL1.2 -DNEURON=%d -DDATA_KIND=%d -DMEAN_KIND=%d -DVAR_KIND=%d "
+             "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d",
+             (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
+             (int)v[5]);
     if ((s = mpscl__device_program(k->device, k->is_gradient ? MPSCL__FAMILY_BN_GRADIENT
                                                              : MPSCL__FAMILY_BN_FORWARD,
                                    options, &prog)) != MPSCL_SUCCESS)
@@ -259,6 +265,12 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
         return s;
     plan_launch(k, p);
     return prepare_scratch(k, cb, p, wait);
+}
+
+size_t
+mpscl__bn_real_size(const mpscl__bn_plan *p)
+{
+    return p->type == MPSCL_DATA_TYPE_FLOAT64 ? sizeof(double) : sizeof(float);
 }
 
 /* ---- arguments and enqueueing ---- */

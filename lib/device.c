@@ -185,6 +185,9 @@ device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_d
     } else {
         d->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL || strstr(ext, "cl_amd_fp64") != NULL;
     }
+    /* A test switch: behave as a device without fp64, to exercise the refusal everywhere. */
+    if (getenv("MPSCL_DISABLE_FP64") != NULL && getenv("MPSCL_DISABLE_FP64")[0] == '1')
+        d->has_fp64 = 0;
     if (platform == NULL &&
         (err = clGetDeviceInfo(id, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL)) != CL_SUCCESS) {
         free(d);
@@ -384,8 +387,9 @@ mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t)
         return 1;
     case MPSCL_DATA_TYPE_FLOAT16:
     case MPSCL_DATA_TYPE_BFLOAT16:
+        return 1;   /* storage only: vload_half / bit shifts, fp32 arithmetic, core OpenCL 1.2 */
     case MPSCL_DATA_TYPE_FLOAT64:
-        return 0;   /* kernels for these types come with the data-type work */
+        return d->has_fp64;
     }
     return 0;
 }

@@ -8,6 +8,7 @@
  *        forward = x read and y written (+ x read twice more with compute_statistics). */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
 
 typedef struct options {
-    const char *device, *shapes, *neuron_text;
+    const char *device, *shapes, *neuron_text, *dtype_text;
+    mpscl_data_type dtype;
     int forward, gradient, iterations, stats;
     output_kind out;
     mpscl_neuron_type neuron;
@@ -44,7 +46,8 @@ static int
 usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
-            "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32] [--neuron NAME[:a:b:c]]\n"
+            "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
+            "                   [--neuron NAME[:a:b:c]]\n"
             "                   [--op gradient|forward|both] [--no-statistics] [--iterations K]\n"
             "                   [--csv|--json]\n"
             "  defaults: the shape suite of figures.md (" DEFAULT_SHAPES "),\n"
@@ -114,16 +117,45 @@ operands_release(operands *o)
     memset(o, 0, sizeof *o);
 }
 
-/* Operands with realistic values: x of mean 1, variance about 1/3; dy small. */
-static int
-operands_make(mpscl_device *d, size_t n, size_t c, operands *o)
+/* v in storage type t at dst (truncating conversions: values only need to be plausible). */
+static void
+store_value(mpscl_data_type t, unsigned char *dst, float v)
 {
+    uint32_t u;
+    uint16_t h;
+    double dv = v;
+
+    memcpy(&u, &v, sizeof u);
+    switch (t) {
+    case MPSCL_DATA_TYPE_FLOAT16:
+        h = (uint16_t)(((u >> 16) & 0x8000u) | ((((u >> 23) & 0xffu) - 112u) << 10) |
+                       ((u >> 13) & 0x3ffu));
+        memcpy(dst, &h, 2);
+        break;
+    case MPSCL_DATA_TYPE_BFLOAT16:
+        h = (uint16_t)(u >> 16);
+        memcpy(dst, &h, 2);
+        break;
+    case MPSCL_DATA_TYPE_FLOAT64:
+        memcpy(dst, &dv, 8);
+        break;
+    default:
+        memcpy(dst, &v, 4);
+    }
+}
+
+/* Operands with realistic values: x about 1 +- 0.5 (normal numbers in every type); fp32
+ * vectors, the common training setup for every data type. */
+static int
+operands_make(mpscl_device *d, mpscl_data_type t, size_t n, size_t c, operands *o)
+{
+    size_t es = mpscl_data_type_size(t);
     mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(
-        n, c, mpscl_matrix_descriptor_row_bytes_from_columns(c, MPSCL_DATA_TYPE_FLOAT32),
-        MPSCL_DATA_TYPE_FLOAT32);
+        n, c, mpscl_matrix_descriptor_row_bytes_from_columns(c, t), t);
     mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(c, MPSCL_DATA_TYPE_FLOAT32);
-    float *row = malloc(c * sizeof(float) * 2), *host = NULL;
-    size_t chunk = 4096, ok = 1;
+    float *row = malloc(c * sizeof(float) * 2);
+    unsigned char *host = NULL;
+    int ok = 1;
 
     memset(o, 0, sizeof *o);
     ok = row != NULL;
@@ -134,11 +166,12 @@ operands_make(mpscl_device *d, size_t n, size_t c, operands *o)
     for (int i = 0; i < 6 && ok; i++)
         ok = !tool_check(mpscl_vector_create(d, &vd, vs[i]), "vector", PROG);
     /* One host matrix written whole: a pattern is enough, speed does not depend on values. */
-    if (ok && (host = malloc(n * c * sizeof(float))) != NULL) {
+    if (ok && (host = malloc(n * c * es)) != NULL) {
         for (size_t i = 0; i < n * c; i++)
-            host[i] = 1.0f + (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-        ok = !tool_check(mpscl_matrix_write(o->x, host, c * sizeof(float)), "write", PROG) &&
-             !tool_check(mpscl_matrix_write(o->dy, host, c * sizeof(float)), "write", PROG);
+            store_value(t, host + i * es,
+                        1.0f + (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f);
+        ok = !tool_check(mpscl_matrix_write(o->x, host, c * es), "write", PROG) &&
+             !tool_check(mpscl_matrix_write(o->dy, host, c * es), "write", PROG);
         for (size_t j = 0; j < c; j++) {
             row[j] = 1.0f;
             row[c + j] = 1.0f / 12.0f;
@@ -150,7 +183,6 @@ operands_make(mpscl_device *d, size_t n, size_t c, operands *o)
     } else {
         ok = 0;
     }
-    (void)chunk;
     free(host);
     free(row);
     if (!ok)
@@ -222,15 +254,17 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
         if (first)
             printf("op,rows,columns,dtype,neuron,device_median_us,device_min_us,e2e_median_us,"
                    "e2e_min_us,bytes,gb_per_s,copy_gb_per_s,fraction_of_copy\n");
-        printf("%s,%zu,%zu,f32,%s,%.2f,%.2f,%.2f,%.2f,%.0f,%.1f,%.1f,%.3f\n", r->op, r->n, r->c,
-               opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6, r->e2e_med * 1e6,
-               r->e2e_min * 1e6, r->bytes, gbs, copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
+        printf("%s,%zu,%zu,%s,%s,%.2f,%.2f,%.2f,%.2f,%.0f,%.1f,%.1f,%.3f\n", r->op, r->n, r->c,
+               opt->dtype_text, opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
+               r->e2e_med * 1e6, r->e2e_min * 1e6, r->bytes, gbs, copy_bw * 1e-9,
+               gbs / (copy_bw * 1e-9));
     } else if (opt->out == OUT_JSON) {
-        printf("%s  {\"op\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"f32\", "
+        printf("%s  {\"op\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"%s\", "
                "\"neuron\": \"%s\", \"device_median_us\": %.2f, \"device_min_us\": %.2f, "
                "\"e2e_median_us\": %.2f, \"e2e_min_us\": %.2f, \"bytes\": %.0f, "
                "\"gb_per_s\": %.1f, \"copy_gb_per_s\": %.1f, \"fraction_of_copy\": %.3f}",
-               first ? "" : ",\n", r->op, r->n, r->c, opt->neuron_text, r->dev_med * 1e6,
+               first ? "" : ",\n", r->op, r->n, r->c, opt->dtype_text, opt->neuron_text,
+               r->dev_med * 1e6,
                r->dev_min * 1e6, r->e2e_med * 1e6, r->e2e_min * 1e6, r->bytes, gbs,
                copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
     } else {
@@ -238,9 +272,21 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
             printf("%-9s %-14s %-6s %-10s %12s %12s %12s %12s %9s %7s\n", "op", "shape", "dtype",
                    "neuron", "device med", "device min", "e2e med", "e2e min", "GB/s", "%copy");
         printf("%-9s %7zux%-6zu %-6s %-10s %9.1f us %9.1f us %9.1f us %9.1f us %9.1f %6.1f%%\n",
-               r->op, r->n, r->c, "f32", opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
+               r->op, r->n, r->c, opt->dtype_text, opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
                r->e2e_med * 1e6, r->e2e_min * 1e6, gbs, 100.0 * gbs / (copy_bw * 1e-9));
     }
+}
+
+static int
+parse_dtype(const char *text, mpscl_data_type *t)
+{
+    static const char *const names[] = {"f32", "f16", "bf16", "f64"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *t = (mpscl_data_type)i;
+            return 0;
+        }
+    return 1;
 }
 
 static int
@@ -249,6 +295,8 @@ parse(int argc, char **argv, options *o)
     memset(o, 0, sizeof *o);
     o->shapes = DEFAULT_SHAPES;
     o->neuron_text = "none";
+    o->dtype_text = "f32";
+    o->dtype = MPSCL_DATA_TYPE_FLOAT32;
     o->gradient = 1;
     o->iterations = 20;
     o->stats = 1;
@@ -270,8 +318,8 @@ parse(int argc, char **argv, options *o)
             o->shapes = argv[++i];
         else if (strcmp(a, "--iterations") == 0 && (o->iterations = atoi(argv[++i])) > 0)
             ;
-        else if (strcmp(a, "--dtype") == 0 && strcmp(argv[++i], "f32") == 0)
-            ;   /* the only type with kernels in this release */
+        else if (strcmp(a, "--dtype") == 0 && parse_dtype(argv[++i], &o->dtype) == 0)
+            o->dtype_text = argv[i];
         else if (strcmp(a, "--neuron") == 0 &&
                  tool_parse_neuron(argv[++i], &o->neuron, &o->na, &o->nb, &o->nc) == 0)
             o->neuron_text = argv[i];
@@ -323,13 +371,14 @@ main(int argc, char **argv)
             break;
         }
         p += used + (p[used] == ',');
-        if ((rc = operands_make(d, n, c, &o)) != 0)
+        if ((rc = operands_make(d, opt.dtype, n, c, &o)) != 0)
             break;
         for (int g = 0; g < 2 && rc == 0; g++) {
             result r = {g ? "gradient" : "forward", n, c, 0, 0, 0, 0, 0};
             if ((g && !opt.gradient) || (!g && !opt.forward))
                 continue;
-            r.bytes = (double)n * (double)c * 4.0 * (g ? 5.0 : opt.stats ? 4.0 : 2.0);
+            r.bytes = (double)n * (double)c * (double)mpscl_data_type_size(opt.dtype) *
+                      (g ? 5.0 : opt.stats ? 4.0 : 2.0);
             if ((rc = measure(d, &k, g, &o, opt.iterations, &r)) == 0)
                 print_result(&opt, &r, bw, first);
             first = 0;

@@ -33,9 +33,10 @@ MPSCL_API const char *mpscl_device_name(const mpscl_device *d);
 MPSCL_API cl_context mpscl_device_cl_context(const mpscl_device *d);
 MPSCL_API cl_device_id mpscl_device_cl_device_id(const mpscl_device *d);
 MPSCL_API cl_platform_id mpscl_device_cl_platform_id(const mpscl_device *d);
-/* 1 when the kernels can use type t on this device. This release has fp32 kernels only; fp16
- * and bf16 (storage, fp32 arithmetic) and fp64 (where cl_khr_fp64 or cl_amd_fp64 is present)
- * report 1 once their kernels exist. 0 for a NULL device or an unknown type. */
+/* 1 when the kernels can use type t on this device: float32, float16 and bfloat16 (storage
+ * formats with fp32 arithmetic, core OpenCL 1.2) everywhere; float64 (fp64 arithmetic) where the
+ * device has cl_khr_fp64 or cl_amd_fp64 and MPSCL_DISABLE_FP64=1 was not set when the device
+ * object was created (a switch for testing the refusal). 0 for NULL or an unknown type. */
 MPSCL_API int mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t);
 /* How many OpenCL programs this device object has compiled so far (a diagnostic: each
  * (kernel family, build options) pair is built at most once per device object). */
