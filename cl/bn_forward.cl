@@ -1,60 +1,74 @@
 /* MPSMatrixBatchNormalization: y = f(gamma (x - mean) / sqrt(var + eps) + beta) per column.
  *
- * Index mapping as in bn_gradient.cl: dim 0 = columns, dim 1 = row chunks x local rows (power of
- * two), dim 2 = matrix of the batch.
+ * Index mapping as in bn_gradient.cl: dim 0 = column groups of VW adjacent columns, dim 1 = row
+ * chunks x local rows (power of two), dim 2 = matrix of the batch.
  *
  * With compute_statistics the statistics are a two-pass tree reduction, never E[x^2] - E[x]^2:
  *   bn_forward_sum:    [chunk][slot 0] = sum of x over the chunk (fixed tree over local rows);
- *   bn_forward_sqdev:  mean = (chunk-ordered sum of slot 0) / N; [chunk][slot 1] = sum (x - mean)^2;
- *   bn_forward_apply:  mean and var = slot totals / N (biased), written by the chunk-0 group;
- *                      then y. Without compute_statistics only bn_forward_apply runs and reads
- *                      mean and var from their vectors.
+ *   bn_forward_sqdev:  mean = (fixed-order sum of slot 0) / N; [chunk][slot 1] = sum (x - mean)^2;
+ *   bn_forward_apply:  mean and var = slot totals / N (biased), rounded to their vectors' types
+ *                      and written by the chunk-0 group; then y, chunks in reverse order (the
+ *                      cache holds the rows sqdev read last). Without compute_statistics only
+ *                      bn_forward_apply runs and reads mean and var from their vectors.
  * Only apply writes user memory, so y may alias x exactly (same item reads, then writes). */
 
 #define FORWARD_INPUT_ARGS                                                                    \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
     uint n, uint c, uint chunk_rows, uint batch_first,                                        \
-    __global real *partials, __local real *lds
+    __global real *partials, __local realv *lds
 
 __kernel void
 bn_forward_sum(FORWARD_INPUT_ARGS)
 {
-    uint j = get_global_id(0), b = get_global_id(2);
+    uint j = get_global_id(0) * VW, b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    real s = R(0.0), unused = R(0.0);
+    realv s = R(0.0), t = R(0.0);
 
-    chunk_rows_of_group(n, chunk_rows, &r0, &r1);
+    chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
         __global const data_t *xb = x + x_off + vb * x_ms + j;
-        for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1))
-            s += LOAD(xb, i * x_rs);
+        ulong step = get_local_size(1), i = r0 + get_local_id(1);
+        for (; i + step < r1; i += 2 * step) {
+            s += LOADV(xb, i * x_rs);
+            t += LOADV(xb, (i + step) * x_rs);
+        }
+        if (i < r1)
+            s += LOADV(xb, i * x_rs);
     }
-    reduce2_rows(lds, &s, &unused);
+    reduce2_rows(lds, &s, &t);
     if (get_local_id(1) == 0 && j < c)
-        partials[partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j)] = s;
+        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j),
+                       s + t);
 }
 
 __kernel void
 bn_forward_sqdev(FORWARD_INPUT_ARGS)
 {
-    uint j = get_global_id(0), b = get_global_id(2);
+    uint j = get_global_id(0) * VW, b = get_global_id(2);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    real total, unused, s = R(0.0), zero = R(0.0);
+    realv total, unused, s = R(0.0), t = R(0.0);
 
     /* Slot 1 is this kernel's output: read slot 0 only. */
     column_totals(partials, b, get_num_groups(1), c, j, 1, lds, &total, &unused);
-    chunk_rows_of_group(n, chunk_rows, &r0, &r1);
+    chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
-        real mu = total / (real)n;
+        realv mu = total / (real)n;
         __global const data_t *xb = x + x_off + vb * x_ms + j;
-        for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-            real d = LOAD(xb, i * x_rs) - mu;
+        ulong step = get_local_size(1), i = r0 + get_local_id(1);
+        for (; i + step < r1; i += 2 * step) {
+            realv d0 = LOADV(xb, i * x_rs) - mu, d1 = LOADV(xb, (i + step) * x_rs) - mu;
+            s += d0 * d0;
+            t += d1 * d1;
+        }
+        if (i < r1) {
+            realv d = LOADV(xb, i * x_rs) - mu;
             s += d * d;
         }
     }
-    reduce2_rows(lds, &s, &zero);
+    reduce2_rows(lds, &s, &t);
     if (get_local_id(1) == 0 && j < c)
-        partials[partial_index(b, get_group_id(1), get_num_groups(1), 1, c, j)] = s;
+        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 1, c, j),
+                       s + t);
 }
 
 __kernel void
@@ -66,9 +80,9 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
                  __global data_t *y, ulong y_off, ulong y_rs, ulong y_ms,
                  float eps, uint compute_statistics, float na, float nb, float nc)
 {
-    uint j = get_global_id(0), b = get_global_id(2);
+    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = apply_chunk();
     ulong vb = (ulong)batch_first + b, r0, r1;
-    real sum, sqdev;
+    realv sum, sqdev;
 
     /* Every item reaches the barrier inside, whatever the branch: no early return before it
      * (some compilers mishandle barriers in conditional code). */
@@ -76,27 +90,27 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
                   &sqdev);
     if (j >= c)
         return;
-    real mu, v;
+    realv mu, v;
     if (compute_statistics) {
-        mu = ROUND_KIND(MEAN_KIND, sum / (real)n);
-        v = ROUND_KIND(VAR_KIND, sqdev / (real)n);
-        if (get_group_id(1) == 0 && get_local_id(1) == 0) {
-            STORE_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
-            STORE_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+        mu = ROUNDV_KIND(MEAN_KIND, sum / (real)n);
+        v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
+        if (chunk == 0 && get_local_id(1) == 0) {
+            STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
+            STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
         }
     } else {
-        mu = LOAD_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
-        v = LOAD_KIND(VAR_KIND, var, var_off + vb * var_vs + j);
+        mu = LOADV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
+        v = LOADV_KIND(VAR_KIND, var, var_off + vb * var_vs + j);
     }
-    real is = R(1.0) / sqrt(v + eps);
-    real g = gamma ? LOAD_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : R(1.0);
-    real bt = beta ? LOAD_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : R(0.0);
+    realv is = R(1.0) / sqrt(v + eps);
+    realv g = gamma ? LOADV_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : (realv)R(1.0);
+    realv bt = beta ? LOADV_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : (realv)R(0.0);
     __global const data_t *xb = x + x_off + vb * x_ms + j;
     __global data_t *yb = y + y_off + vb * y_ms + j;
 
-    chunk_rows_of_group(n, chunk_rows, &r0, &r1);
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
     for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-        real xh = (LOAD(xb, i * x_rs) - mu) * is;
-        STORE(yb, i * y_rs, neuron_f(g * xh + bt, na, nb, nc));
+        realv xh = (LOADV(xb, i * x_rs) - mu) * is;
+        STOREV(yb, i * y_rs, MAPV(neuron_f, g * xh + bt, na, nb, nc));
     }
 }

@@ -50,7 +50,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
         mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
         mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
-        mpscl__bn_arg(h, &idx, 2 * p->lx * p->ly * mpscl__bn_real_size(p), NULL, &err);
+        mpscl__bn_arg(h, &idx, mpscl__bn_local_bytes(p), NULL, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);

@@ -47,7 +47,8 @@ typedef struct mpscl__bn_operand {
 typedef struct mpscl__bn_plan {
     size_t n, c;                  /* rows and columns of the region */
     size_t batch_first, batches;  /* matrices batch_first .. + batches - 1 */
-    size_t lx, ly;                /* work-group: columns x rows, ly a power of two */
+    size_t vw;                    /* columns per work-item: 4 when C is a multiple of 4, else 1 */
+    size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     mpscl_data_type type;         /* of the matrices */
     mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
@@ -103,6 +104,8 @@ mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
 
 /* Bytes of the kernels' arithmetic type: fp64 for fp64 data, fp32 otherwise. */
 size_t mpscl__bn_real_size(const mpscl__bn_plan *p);
+/* Bytes of the local reduction buffer: two values of VW reals per work-item. */
+size_t mpscl__bn_local_bytes(const mpscl__bn_plan *p);
 /* Kernel argument helpers: set args at *idx and advance it; the first failure sticks in *err. */
 void mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err);
 void mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err);

@@ -130,7 +130,8 @@ static void
 plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 {
     size_t wg = pow2_floor(k->kernel_wg_max < 256 ? k->kernel_wg_max : 256);
-    size_t lx = pow2_ceil(p->c), ly, col_groups, target, chunks, max_chunks;
+    size_t items = (p->c + p->vw - 1) / p->vw;
+    size_t lx = pow2_ceil(items), ly, col_groups, target, chunks, max_chunks;
 
     if (lx > 64)
         lx = 64;
@@ -139,7 +140,7 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     ly = wg / lx;
     if (ly > pow2_ceil(p->n))
         ly = pow2_ceil(p->n);
-    col_groups = (p->c + lx - 1) / lx;
+    col_groups = (items + lx - 1) / lx;
     target = 8 * (size_t)k->device->compute_units;
     chunks = (target + col_groups - 1) / col_groups;
     if (chunks < (p->n + ly * 64 - 1) / (ly * 64))
@@ -250,12 +251,15 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     mpscl_status s;
 
     *wait = NULL;
+    /* Vector loads of 4 columns need C to be a multiple of 4 (vload4 itself asks only for
+     * element alignment, so origins and strides are free). */
+    p->vw = p->c % 4 == 0 ? 4 : 1;
     /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
     snprintf(options, sizeof options,
              "-cl-std=CL1.2 -DNEURON=%d -DDATA_KIND=%d -DMEAN_KIND=%d -DVAR_KIND=%d "
-             "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d",
+             "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d -DVW=%d",
              (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
-             (int)v[5]);
+             (int)v[5], (int)p->vw);
     if ((s = mpscl__device_program(k->device, k->is_gradient ? MPSCL__FAMILY_BN_GRADIENT
                                                              : MPSCL__FAMILY_BN_FORWARD,
                                    options, &prog)) != MPSCL_SUCCESS)
@@ -271,6 +275,12 @@ size_t
 mpscl__bn_real_size(const mpscl__bn_plan *p)
 {
     return p->type == MPSCL_DATA_TYPE_FLOAT64 ? sizeof(double) : sizeof(float);
+}
+
+size_t
+mpscl__bn_local_bytes(const mpscl__bn_plan *p)
+{
+    return 2 * p->lx * p->ly * p->vw * mpscl__bn_real_size(p);
 }
 
 /* ---- arguments and enqueueing ---- */
@@ -300,7 +310,8 @@ mpscl_status
 mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
                   cl_event *wait)
 {
-    size_t global[3] = {(p->c + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
+    size_t items = (p->c + p->vw - 1) / p->vw;
+    size_t global[3] = {(items + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
     size_t local[3] = {p->lx, p->ly, 1};
     cl_event ev = NULL;
     cl_int err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL,

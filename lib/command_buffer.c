@@ -15,6 +15,7 @@ struct mpscl_command_buffer {
     mpscl_device *device;
     cl_command_queue queue;
     mpscl_command_buffer_state state;
+    int pooled_queue;           /* the queue came from the device's pool and goes back there */
     cl_event done;              /* marker enqueued at commit; complete when all work is */
     mpscl_status result;        /* of the finished work, once waited on */
     cl_int result_cl;
@@ -50,7 +51,6 @@ mpscl_status
 mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
 {
     cl_command_queue q;
-    cl_int err;
     mpscl_status s;
 
     if (out == NULL)
@@ -59,13 +59,14 @@ mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
     mpscl__clear_error();
     if (d == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_create: device is NULL");
-    /* Profiling stays on: it costs nothing measurable and lets tools time our kernels. */
-    q = clCreateCommandQueue(d->context, d->device, CL_QUEUE_PROFILING_ENABLE, &err);
-    if (err != CL_SUCCESS)
-        return mpscl__fail_cl(err, "clCreateCommandQueue");
-    if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS)
-        mpscl__check_cl(clReleaseCommandQueue(q), "clReleaseCommandQueue");
-    return s;
+    if ((s = mpscl__device_take_queue(d, &q)) != MPSCL_SUCCESS)
+        return s;
+    if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS) {
+        mpscl__device_return_queue(d, q);
+        return s;
+    }
+    (*out)->pooled_queue = 1;
+    return MPSCL_SUCCESS;
 }
 
 mpscl_status
@@ -252,7 +253,10 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
     release_held(cb);
     free(cb->held);
-    mpscl__check_cl(clReleaseCommandQueue(cb->queue), "clReleaseCommandQueue");
+    if (cb->pooled_queue)
+        mpscl__device_return_queue(cb->device, cb->queue);
+    else
+        mpscl__check_cl(clReleaseCommandQueue(cb->queue), "clReleaseCommandQueue");
     mpscl_device_release(cb->device);
     free(cb);
 }

@@ -31,7 +31,8 @@ enumerate(found_device **out, size_t *count)
     *out = NULL;
     *count = 0;
     err = clGetPlatformIDs(0, NULL, &nplat);
-    if (err == CL_PLATFORM_NOT_FOUND_KHR_VALUE || nplat == 0)
+    /* Only "no platform" means none: any other error leaves nplat 0 and must be reported. */
+    if (err == CL_PLATFORM_NOT_FOUND_KHR_VALUE || (err == CL_SUCCESS && nplat == 0))
         return MPSCL_SUCCESS;
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clGetPlatformIDs");
@@ -48,7 +49,7 @@ enumerate(found_device **out, size_t *count)
         found_device *grown;
 
         err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &ndev);
-        if (err == CL_DEVICE_NOT_FOUND || ndev == 0)
+        if (err == CL_DEVICE_NOT_FOUND || (err == CL_SUCCESS && ndev == 0))
             continue;
         if (err != CL_SUCCESS) {
             s = mpscl__fail_cl(err, "clGetDeviceIDs");
@@ -344,6 +345,8 @@ mpscl_device_release(mpscl_device *d)
     if (d == NULL || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
         return;
     mpscl__device_release_programs(d);
+    for (size_t i = 0; i < d->queues_pooled; i++)
+        mpscl__check_cl(clReleaseCommandQueue(d->queue_pool[i]), "clReleaseCommandQueue");
     if (d->transfer_queue != NULL)
         mpscl__check_cl(clReleaseCommandQueue(d->transfer_queue), "clReleaseCommandQueue");
     mpscl__check_cl(clReleaseContext(d->context), "clReleaseContext");

@@ -61,6 +61,8 @@ struct mpscl_device {
     mpscl__program_entry *programs;
     size_t programs_built;
     cl_command_queue transfer_queue;  /* blocking reads and writes; created on first use */
+    cl_command_queue queue_pool[8];   /* idle queues of released command buffers */
+    size_t queues_pooled;
 };
 
 /* Kernel families: which sources make up a program. */
@@ -74,6 +76,11 @@ typedef enum mpscl__family {
 mpscl_status mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options,
                                    cl_program *out);
 void mpscl__device_release_programs(mpscl_device *d);
+/* An idle in-order profiling queue for a new command buffer: a pooled one, else a new one.
+ * Creating a queue costs tens of microseconds on some drivers, more than a small kernel. */
+mpscl_status mpscl__device_take_queue(mpscl_device *d, cl_command_queue *out);
+/* Gives back the queue of a released command buffer, whose work has finished. */
+void mpscl__device_return_queue(mpscl_device *d, cl_command_queue q);
 /* The device's own in-order queue for blocking transfers. */
 mpscl_status mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out);
 

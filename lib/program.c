@@ -141,6 +141,38 @@ mpscl__device_release_programs(mpscl_device *d)
 }
 
 mpscl_status
+mpscl__device_take_queue(mpscl_device *d, cl_command_queue *out)
+{
+    cl_int err = CL_SUCCESS;
+
+    pthread_mutex_lock(&d->lock);
+    *out = d->queues_pooled > 0 ? d->queue_pool[--d->queues_pooled] : NULL;
+    pthread_mutex_unlock(&d->lock);
+    if (*out != NULL)
+        return MPSCL_SUCCESS;
+    /* Profiling stays on: it costs nothing measurable and gives the GPU start and end times. */
+    *out = clCreateCommandQueue(d->context, d->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return mpscl__fail_cl(err, "clCreateCommandQueue");
+    }
+    return MPSCL_SUCCESS;
+}
+
+void
+mpscl__device_return_queue(mpscl_device *d, cl_command_queue q)
+{
+    pthread_mutex_lock(&d->lock);
+    if (d->queues_pooled < sizeof d->queue_pool / sizeof d->queue_pool[0]) {
+        d->queue_pool[d->queues_pooled++] = q;
+        q = NULL;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (q != NULL)
+        mpscl__check_cl(clReleaseCommandQueue(q), "clReleaseCommandQueue");
+}
+
+mpscl_status
 mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out)
 {
     cl_int err = CL_SUCCESS;
