@@ -121,35 +121,51 @@ pow2_ceil(size_t v)
     return p;
 }
 
-/* Work-group of up to 256 items: up to 64 columns wide (a row's loads coalesce), the rest rows.
- * Row chunks: enough groups to give every compute unit about 8, and enough that no work-item
- * sums more than 64 rows in sequence (a sequential fp32 sum's error grows with its length; the
- * tree and the chunk sum above it grow with the logarithm and the chunk count), with at most
- * 1024 chunks so the partial sums stay small and pass 2's chunk sum stays cheap. */
+static size_t
+isqrt(size_t v)
+{
+    size_t r = 0;
+    while ((r + 1) * (r + 1) <= v)
+        r++;
+    return r;
+}
+
+/* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, or 32 of 1
+ * when C is not a multiple of 4: whole cache lines, coalesced), the rest rows.
+ * Row chunks, in order of precedence:
+ *  - enough that no work-item sums more than 64 rows in sequence: a sequential fp32 sum's error
+ *    grows with its length, the trees above it only with the logarithm;
+ *  - few enough that pass 2 stays cheap: each pass-2 group re-reads every chunk's partials of
+ *    its columns, chunks x width against its own chunk_rows x width of data, so chunks^2 / N is
+ *    the overhead: at most sqrt(N / 4) chunks keeps it under a quarter;
+ *  - otherwise about 8 groups per compute unit (a full wave on GPUs), at most 1024. */
 static void
 plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 {
     size_t wg = pow2_floor(k->kernel_wg_max < 256 ? k->kernel_wg_max : 256);
     size_t items = (p->c + p->vw - 1) / p->vw;
-    size_t lx = pow2_ceil(items), ly, col_groups, target, chunks, max_chunks;
+    size_t lx = pow2_ceil(items), ly, col_groups, chunks, precise, cheap, most;
 
-    if (lx > 64)
-        lx = 64;
+    if (lx > (p->vw == 4 ? 16u : 32u))
+        lx = p->vw == 4 ? 16 : 32;
     if (lx > wg)
         lx = wg;
     ly = wg / lx;
     if (ly > pow2_ceil(p->n))
         ly = pow2_ceil(p->n);
     col_groups = (items + lx - 1) / lx;
-    target = 8 * (size_t)k->device->compute_units;
-    chunks = (target + col_groups - 1) / col_groups;
-    if (chunks < (p->n + ly * 64 - 1) / (ly * 64))
-        chunks = (p->n + ly * 64 - 1) / (ly * 64);
-    max_chunks = (p->n + ly - 1) / ly;
-    if (max_chunks > 1024)
-        max_chunks = 1024;
-    if (chunks > max_chunks)
-        chunks = max_chunks;
+    chunks = (8 * (size_t)k->device->compute_units + col_groups - 1) / col_groups;
+    cheap = isqrt(p->n / 4);
+    if (chunks > cheap)
+        chunks = cheap;
+    precise = (p->n + ly * 64 - 1) / (ly * 64);
+    if (chunks < precise)
+        chunks = precise;
+    most = (p->n + ly - 1) / ly;
+    if (most > 1024)
+        most = 1024;
+    if (chunks > most)
+        chunks = most;
     if (chunks == 0)
         chunks = 1;
     p->lx = lx;
