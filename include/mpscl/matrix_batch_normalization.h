@@ -101,6 +101,25 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode(
     const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
     const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result);
 
+/* Serializes every property (not the device) into a new buffer in the versioned little-endian
+ * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
+ * MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument, MPSCL_ERROR_OUT_OF_HOST_MEMORY, or
+ * MPSCL_ERROR_UNSUPPORTED for a label the format cannot hold (about 4 GiB); on failure *bytes is
+ * NULL and *size 0. A read of the properties: safe with concurrent encodes and serializes of the
+ * same object, not with its setters. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
+    const mpscl_matrix_batch_normalization *k, void **bytes, size_t *size);
+/* A new object on d with the properties of an archive written by _serialize above. Nothing in
+ * the bytes is trusted: a wrong magic, a gradient kernel's archive, format version 0, truncation,
+ * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
+ * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a NUL in the
+ * label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
+ * format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or out is MPSCL_ERROR_INVALID_ARGUMENT.
+ * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create_from_bytes(
+    mpscl_device *d, const void *bytes, size_t size,
+    mpscl_matrix_batch_normalization **out);
+
 #ifdef __cplusplus
 }
 #endif
