@@ -11,6 +11,35 @@
 
 #include "bn_kernel.h"
 
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64" forces launch parameters, for experiments and for
+ * the tests that run every variant the planner can pick. Unknown keys and bad values are
+ * ignored: tuning never changes results beyond the order of summation, and never fails. */
+static void
+read_tune(mpscl__bn_tune *t)
+{
+    const char *s = getenv("MPSCL_TUNE");
+
+    memset(t, 0, sizeof *t);
+    while (s != NULL && *s != '\0') {
+        char key[16];
+        unsigned long v;
+        int used = 0;
+        if (sscanf(s, "%15[a-z]=%lu%n", key, &v, &used) == 2) {
+            if (strcmp(key, "vw") == 0 && (v == 1 || v == 4))
+                t->vw = v;
+            else if (strcmp(key, "wg") == 0 && v > 0 && (v & (v - 1)) == 0)
+                t->wg = v;
+            else if (strcmp(key, "lx") == 0 && v > 0 && (v & (v - 1)) == 0)
+                t->lx = v;
+            else if (strcmp(key, "chunks") == 0 && v > 0)
+                t->chunks = v;
+            s += used;
+        }
+        s = strchr(s, ',');
+        s = s != NULL ? s + 1 : NULL;
+    }
+}
+
 mpscl_status
 mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient, const char *fn)
 {
@@ -24,6 +53,7 @@ mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient, con
     k->feature_channels = SIZE_MAX;
     k->neuron = MPSCL_NEURON_NONE;
     k->batch_size = SIZE_MAX;
+    read_tune(&k->tune);
     return MPSCL_SUCCESS;
 }
 
@@ -41,6 +71,7 @@ mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl__bn_kernel *
     dst->batch_start = src->batch_start;
     dst->batch_size = src->batch_size;
     dst->compute_statistics = src->compute_statistics;
+    dst->tune = src->tune;
     return mpscl__bn_set_label(dst, src->label);
 }
 

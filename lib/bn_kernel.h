@@ -11,6 +11,11 @@ enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESU
 
 #define MPSCL__BN_MAX_KERNELS 3
 
+/* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). */
+typedef struct mpscl__bn_tune {
+    size_t vw, wg, lx, chunks;
+} mpscl__bn_tune;
+
 typedef struct mpscl__bn_kernel {
     atomic_size_t refs;
     mpscl_device *device;
@@ -24,6 +29,7 @@ typedef struct mpscl__bn_kernel {
     size_t batch_start, batch_size;
     char *label;
     int compute_statistics;
+    mpscl__bn_tune tune;                      /* read from MPSCL_TUNE at creation */
     /* device state, guarded by lock: encode may run from several threads */
     pthread_mutex_t lock;
     cl_program program;                       /* the program kernels[] were created from */

@@ -142,12 +142,15 @@ isqrt(size_t v)
 static void
 plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 {
-    size_t wg = pow2_floor(k->kernel_wg_max < 256 ? k->kernel_wg_max : 256);
+    size_t want = k->tune.wg != 0 ? k->tune.wg : 256;
+    size_t wg = pow2_floor(k->kernel_wg_max < want ? k->kernel_wg_max : want);
     size_t items = (p->c + p->vw - 1) / p->vw;
     size_t lx = pow2_ceil(items), ly, col_groups, chunks, precise, cheap, most;
 
     if (lx > (p->vw == 4 ? 16u : 32u))
         lx = p->vw == 4 ? 16 : 32;
+    if (k->tune.lx != 0)
+        lx = k->tune.lx;
     if (lx > wg)
         lx = wg;
     ly = wg / lx;
@@ -161,6 +164,8 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     precise = (p->n + ly * 64 - 1) / (ly * 64);
     if (chunks < precise)
         chunks = precise;
+    if (k->tune.chunks != 0)
+        chunks = k->tune.chunks;
     most = (p->n + ly - 1) / ly;
     if (most > 1024)
         most = 1024;
@@ -269,7 +274,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     *wait = NULL;
     /* Vector loads of 4 columns need C to be a multiple of 4 (vload4 itself asks only for
      * element alignment, so origins and strides are free). */
-    p->vw = p->c % 4 == 0 ? 4 : 1;
+    p->vw = p->c % 4 == 0 && k->tune.vw != 1 ? 4 : 1;
     /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
     snprintf(options, sizeof options,
              "-cl-std=CL1.2 -DNEURON=%d -DDATA_KIND=%d -DMEAN_KIND=%d -DVAR_KIND=%d "

@@ -1,0 +1,59 @@
+/* Every launch variant the planner can pick, forced through MPSCL_TUNE, gives the reference's
+ * answer and the same bits run after run: vector and scalar loads, small and large work-groups,
+ * narrow column tiles, one chunk, many chunks (more than rows per item allow by default). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bn_cases.h"
+#include "util.h"
+
+static const char *const tunings[] = {
+    "vw=1",                 /* scalar loads where vector loads would be chosen */
+    "vw=4",                 /* the default where C % 4 == 0 */
+    "wg=32",                /* small groups: more column tiles and chunks */
+    "wg=64,lx=4",           /* narrow tiles, many rows per group */
+    "wg=256,lx=1",          /* one column item per group */
+    "chunks=1",             /* the whole column in one group: long sequential sums */
+    "chunks=7",             /* a ragged last chunk */
+    "chunks=1000",          /* chunks capped by the rows: one row per item */
+};
+
+static const char *const cases[] = {"C=1000", "C=65", "origins", "batch 4, origins",
+                                    "exact odd 1001x33", "two rows"};
+
+static const bn_case *
+case_named(const char *name)
+{
+    for (size_t i = 0; i < bn_case_count; i++)
+        if (strcmp(bn_cases[i].name, name) == 0)
+            return &bn_cases[i];
+    ck_abort_msg("no case named %s", name);
+    return NULL;
+}
+
+START_TEST(test_variant)
+{
+    /* A kernel object reads MPSCL_TUNE when it is created; fork mode isolates the setting. */
+    ck_assert_int_eq(setenv("MPSCL_TUNE", tunings[_i], 1), 0);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        bn_run run = {NULL, 0, 2};
+        bn_check_gradient(case_named(cases[c]), &run);
+        bn_check_forward(case_named(cases[c]), 1, &run);
+    }
+}
+END_TEST
+
+int
+main(void)
+{
+    Suite *s = suite_create("bn_tuning");
+    TCase *tc = tcase_create("variants");
+
+    tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_variant, 0, (int)(sizeof tunings / sizeof tunings[0]));
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
