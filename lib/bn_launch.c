@@ -133,8 +133,9 @@ isqrt(size_t v)
 /* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, or 32 of 1
  * when C is not a multiple of 4: whole cache lines, coalesced), the rest rows.
  * Row chunks, in order of precedence:
- *  - enough that no work-item sums more than 64 rows in sequence: a sequential fp32 sum's error
- *    grows with its length, the trees above it only with the logarithm;
+ *  - enough that no accumulator sums more than 64 rows in sequence (a work-item keeps two, for
+ *    alternate rows, so 128 rows per item): a sequential fp32 sum's error grows with its length,
+ *    the trees above it only with the logarithm;
  *  - few enough that pass 2 stays cheap: each pass-2 group re-reads every chunk's partials of
  *    its columns, chunks x width against its own chunk_rows x width of data, so chunks^2 / N is
  *    the overhead: at most sqrt(N / 4) chunks keeps it under a quarter;
@@ -161,7 +162,7 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     cheap = isqrt(p->n / 4);
     if (chunks > cheap)
         chunks = cheap;
-    precise = (p->n + ly * 64 - 1) / (ly * 64);
+    precise = (p->n + ly * 128 - 1) / (ly * 128);
     if (chunks < precise)
         chunks = precise;
     if (k->tune.chunks != 0)
