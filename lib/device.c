@@ -409,3 +409,16 @@ mpscl_device_programs_built(const mpscl_device *d)
     pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
     return n;
 }
+
+size_t
+mpscl_device_programs_loaded(const mpscl_device *d)
+{
+    size_t n;
+
+    if (d == NULL)
+        return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&d->lock);
+    n = d->programs_loaded;
+    pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
+    return n;
+}

@@ -57,9 +57,10 @@ struct mpscl_device {
     cl_ulong local_mem_size;
     int has_fp64;
     int retained_device;            /* wrapped user device: released with us */
-    pthread_mutex_t lock;           /* guards programs, transfer_queue, programs_built */
+    pthread_mutex_t lock;           /* guards programs, transfer_queue, programs_built/loaded */
     mpscl__program_entry *programs;
-    size_t programs_built;
+    size_t programs_built;          /* compiled from source */
+    size_t programs_loaded;         /* taken from the disk cache (program_cache.c) */
     cl_command_queue transfer_queue;  /* blocking reads and writes; created on first use */
     cl_command_queue queue_pool[8];   /* idle queues of released command buffers */
     size_t queues_pooled;
@@ -76,6 +77,19 @@ typedef enum mpscl__family {
 mpscl_status mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options,
                                    cl_program *out);
 void mpscl__device_release_programs(mpscl_device *d);
+/* The persistent cache of program binaries (program_cache.c). No function here fails the
+ * caller or records an error: a problem is a miss, and the program is built from source. */
+typedef struct mpscl__cache_entry mpscl__cache_entry;
+/* The cache entry of the program made of these sources with these options on d, or NULL when
+ * the cache is off or the key cannot be made. options is borrowed until mpscl__cache_close. */
+mpscl__cache_entry *mpscl__cache_open(mpscl_device *d, cl_uint count, const char *const *texts,
+                                      const size_t *lengths, const char *options);
+/* The program loaded from the entry and built for d, or NULL on a miss or an entry that is
+ * corrupt, foreign or refused by the driver (never trusted: the caller rebuilds and stores). */
+cl_program mpscl__cache_load(mpscl_device *d, const mpscl__cache_entry *e);
+/* Writes prog's binary for d to the entry's file atomically, replacing what was there. */
+void mpscl__cache_store(mpscl_device *d, const mpscl__cache_entry *e, cl_program prog);
+void mpscl__cache_close(mpscl__cache_entry *e);   /* NULL is a no-op */
 /* An idle in-order profiling queue for a new command buffer: a pooled one, else a new one.
  * Creating a queue costs tens of microseconds on some drivers, more than a small kernel. */
 mpscl_status mpscl__device_take_queue(mpscl_device *d, cl_command_queue *out);

@@ -1,5 +1,6 @@
 /* Programs: built lazily per device, once per (kernel family, build options), from the sources
- * embedded in lib/cl_sources.c. The device keeps them until it is released. */
+ * embedded in lib/cl_sources.c, or loaded from the disk cache (program_cache.c) that an earlier
+ * build stored. The device keeps them until it is released. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -59,23 +60,13 @@ build_failure(mpscl_device *d, cl_program prog, cl_int err, mpscl__family family
 }
 
 static mpscl_status
-build(mpscl_device *d, mpscl__family family, const char *options, cl_program *out)
+build(mpscl_device *d, mpscl__family family, cl_uint n, const char **texts,
+      const size_t *lengths, const char *options, cl_program *out)
 {
-    const char *texts[4];
-    size_t lengths[4];
-    cl_uint n = 0;
     cl_int err;
     cl_program prog;
     mpscl_status s;
 
-    for (; family_files[family][n] != NULL; n++) {
-        const mpscl__cl_source *src = find_source(family_files[family][n]);
-        if (src == NULL)
-            return mpscl__fail(MPSCL_ERROR_BUILD_FAILED, CL_SUCCESS,
-                               "kernel source %s is missing from the library", family_files[family][n]);
-        texts[n] = src->text;
-        lengths[n] = src->length;
-    }
     prog = clCreateProgramWithSource(d->context, n, texts, lengths, &err);
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clCreateProgramWithSource");
@@ -90,11 +81,41 @@ build(mpscl_device *d, mpscl__family family, const char *options, cl_program *ou
     return MPSCL_SUCCESS;
 }
 
+/* The program from the disk cache, else from source (then stored for the next process).
+ * *loaded says which. */
+static mpscl_status
+obtain(mpscl_device *d, mpscl__family family, const char *options, cl_program *out, int *loaded)
+{
+    const char *texts[4];
+    size_t lengths[4];
+    cl_uint n = 0;
+    mpscl__cache_entry *entry;
+    mpscl_status s = MPSCL_SUCCESS;
+
+    for (; family_files[family][n] != NULL; n++) {
+        const mpscl__cl_source *src = find_source(family_files[family][n]);
+        if (src == NULL)
+            return mpscl__fail(MPSCL_ERROR_BUILD_FAILED, CL_SUCCESS,
+                               "kernel source %s is missing from the library",
+                               family_files[family][n]);
+        texts[n] = src->text;
+        lengths[n] = src->length;
+    }
+    entry = mpscl__cache_open(d, n, texts, lengths, options);
+    *out = mpscl__cache_load(d, entry);
+    *loaded = *out != NULL;
+    if (*out == NULL && (s = build(d, family, n, texts, lengths, options, out)) == MPSCL_SUCCESS)
+        mpscl__cache_store(d, entry, *out);
+    mpscl__cache_close(entry);
+    return s;
+}
+
 mpscl_status
 mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options, cl_program *out)
 {
     mpscl__program_entry *e;
     mpscl_status s = MPSCL_SUCCESS;
+    int loaded = 0;
 
     /* One lock over lookup and build: a second thread asking for the same program waits for
      * the first build instead of starting its own. Builds of different programs serialise too,
@@ -110,7 +131,7 @@ mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options
             s = mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "program: out of memory");
             goto done;
         }
-        if ((s = build(d, family, options, &e->program)) != MPSCL_SUCCESS) {
+        if ((s = obtain(d, family, options, &e->program, &loaded)) != MPSCL_SUCCESS) {
             free(e->options);
             free(e);
             goto done;
@@ -118,7 +139,10 @@ mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options
         e->family = family;
         e->next = d->programs;
         d->programs = e;
-        d->programs_built++;
+        if (loaded)
+            d->programs_loaded++;
+        else
+            d->programs_built++;
     }
     *out = e->program;
 done:

@@ -7,6 +7,7 @@
 #include <float.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ref.h"
@@ -208,8 +209,18 @@ START_TEST(concurrent_first_use)
     ck_assert_uint_eq(mpscl_device_programs_built(test_device), 2);
     forward_once();
     ck_assert_uint_eq(mpscl_device_programs_built(test_device), 2);
+    ck_assert_uint_eq(mpscl_device_programs_loaded(test_device), 0);
 }
 END_TEST
+
+/* The counts above are of source builds: with the disk cache on, a warm cache would turn them
+ * into loads (tests/check_program_cache.c covers those). Set before the device exists. */
+static void
+uncached_device_setup(void)
+{
+    ck_assert_int_eq(setenv("MPSCL_CACHE_DIR", "off", 1), 0);
+    test_device_setup();
+}
 
 static Suite *
 program_suite(void)
@@ -217,7 +228,7 @@ program_suite(void)
     Suite *s = suite_create("program");
     TCase *tc = tcase_create("concurrency");
 
-    tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
+    tcase_add_checked_fixture(tc, uncached_device_setup, test_device_teardown);
     /* Two cold program builds on a slow compiler (PoCL on a small CPU, or under valgrind). */
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, concurrent_first_use);

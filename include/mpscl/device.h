@@ -38,9 +38,13 @@ MPSCL_API cl_platform_id mpscl_device_cl_platform_id(const mpscl_device *d);
  * device has cl_khr_fp64 or cl_amd_fp64 and MPSCL_DISABLE_FP64=1 was not set when the device
  * object was created (a switch for testing the refusal). 0 for NULL or an unknown type. */
 MPSCL_API int mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t);
-/* How many OpenCL programs this device object has compiled so far (a diagnostic: each
- * (kernel family, build options) pair is built at most once per device object). */
+/* How many OpenCL programs this device object has compiled from source so far (a diagnostic: each
+ * (kernel family, build options) pair is obtained at most once per device object). */
 MPSCL_API size_t mpscl_device_programs_built(const mpscl_device *d);
+/* How many programs this device object has loaded from the persistent program cache instead of
+ * compiling them (a diagnostic; see README, "Program cache"). built + loaded is the number of
+ * programs the device holds. */
+MPSCL_API size_t mpscl_device_programs_loaded(const mpscl_device *d);
 
 #ifdef __cplusplus
 }
