@@ -1,0 +1,375 @@
+/* Injected OpenCL failures (tests/cl_fault.h): a scene of device creation, matrix and vector
+ * creation and upload, a forward with compute_statistics and a gradient (encode, commit, wait)
+ * is run cleanly to count its OpenCL calls, then again with call k failing, for every k and
+ * every error code, with the disk program cache off and on. Each faulted run must
+ *   - return the status the failed call maps to (below), with mpscl_last_cl_error() = the code,
+ *     or succeed only when the failed call is one the library may ignore (tolerated(), below),
+ *   - not crash (fork mode turns a crash into a failed test),
+ * and then the same objects, disarmed, must finish the scene with outputs bitwise equal to the
+ * clean run's (which is checked against the fp64 reference), and releasing everything must
+ * release every OpenCL object the library made (cl_fault_live). Host memory leaks on these paths
+ * are found by the sanitizer build in CI and by valgrind (README). */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_fault.h"
+#include "ref.h"
+#include "util.h"
+
+/* 70 rows: three row chunks on PoCL, so pass 2 of both kernels sums several partials. */
+enum { N = 70, C = 5, NM = 4, NV = 6 };
+enum { X, DY, Y, DX };
+enum { MEAN, VAR, GAMMA, BETA, DGAMMA, DBETA };
+static const float eps = 1e-3f;
+
+typedef struct scene {
+    mpscl_device *d;
+    mpscl_matrix *m[NM];
+    mpscl_vector *v[NV];
+    int m_written[NM], v_written[NV];
+    mpscl_matrix_batch_normalization *fwd;
+    mpscl_matrix_batch_normalization_gradient *grad;
+    int fwd_done, grad_done;
+} scene;
+
+/* Everything the scene writes, read back. */
+typedef struct outputs {
+    float y[N * C], dx[N * C], mean[C], var[C], dgamma[C], dbeta[C];
+} outputs;
+
+static float host_x[N * C], host_dy[N * C], host_gamma[C], host_beta[C];
+
+/* x has a different mean and scale per column; dy leans on x so that dgamma and dbeta do not
+ * cancel (the 1e-6 bound of bn_cases.c is for well-conditioned sums). */
+static void
+make_data(void)
+{
+    uint64_t rng = 2024;
+
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < C; j++) {
+            float x = (float)j + (1.0f + (float)j) * test_rng_uniform(&rng, -1, 1);
+            host_x[i * C + j] = x;
+            host_dy[i * C + j] = 0.5f * x + 0.25f * test_rng_uniform(&rng, -1, 1);
+        }
+    for (size_t j = 0; j < C; j++) {
+        host_gamma[j] = 0.5f + 0.25f * (float)j;
+        host_beta[j] = -0.125f * (float)j;
+    }
+}
+
+static mpscl_status
+run_forward(scene *s)
+{
+    mpscl_command_buffer *cb;
+    mpscl_status st;
+
+    if (s->fwd == NULL) {
+        if ((st = mpscl_matrix_batch_normalization_create(s->d, &s->fwd)) != MPSCL_SUCCESS)
+            return st;
+        ASSERT_OK(mpscl_matrix_batch_normalization_set_compute_statistics(s->fwd, 1));
+        ASSERT_OK(mpscl_matrix_batch_normalization_set_epsilon(s->fwd, eps));
+    }
+    if ((st = mpscl_command_buffer_create(s->d, &cb)) != MPSCL_SUCCESS)
+        return st;
+    if ((st = mpscl_matrix_batch_normalization_encode(s->fwd, cb, s->m[X], s->v[MEAN], s->v[VAR],
+                                                      s->v[GAMMA], s->v[BETA], s->m[Y])) ==
+            MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS)
+        st = mpscl_command_buffer_wait_until_completed(cb);
+    mpscl_command_buffer_release(cb);
+    return st;
+}
+
+static mpscl_status
+run_gradient(scene *s)
+{
+    mpscl_command_buffer *cb;
+    mpscl_status st;
+
+    if (s->grad == NULL) {
+        if ((st = mpscl_matrix_batch_normalization_gradient_create(s->d, &s->grad)) !=
+            MPSCL_SUCCESS)
+            return st;
+        ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_epsilon(s->grad, eps));
+    }
+    if ((st = mpscl_command_buffer_create(s->d, &cb)) != MPSCL_SUCCESS)
+        return st;
+    if ((st = mpscl_matrix_batch_normalization_gradient_encode(
+             s->grad, cb, s->m[DY], s->m[X], s->v[MEAN], s->v[VAR], s->v[GAMMA], s->v[BETA],
+             s->m[DX], s->v[DGAMMA], s->v[DBETA])) == MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS)
+        st = mpscl_command_buffer_wait_until_completed(cb);
+    mpscl_command_buffer_release(cb);
+    return st;
+}
+
+/* Runs what is left of the scene, keeping whatever an earlier (failed) run made: a retry with
+ * the same objects must work. Stops at the first failure. */
+static mpscl_status
+scene_run(scene *s)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(N, C, C * sizeof(float),
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    const float *mdata[NM] = {host_x, host_dy, NULL, NULL};
+    const float *vdata[NV] = {NULL, NULL, host_gamma, host_beta, NULL, NULL};
+    mpscl_status st;
+
+    if (s->d == NULL && (st = mpscl_device_create_default(&s->d)) != MPSCL_SUCCESS)
+        return st;
+    for (size_t i = 0; i < NM; i++) {
+        if (s->m[i] == NULL && (st = mpscl_matrix_create(s->d, &md, &s->m[i])) != MPSCL_SUCCESS)
+            return st;
+        if (mdata[i] != NULL && !s->m_written[i]) {
+            if ((st = mpscl_matrix_write(s->m[i], mdata[i], C * sizeof(float))) != MPSCL_SUCCESS)
+                return st;
+            s->m_written[i] = 1;
+        }
+    }
+    for (size_t i = 0; i < NV; i++) {
+        if (s->v[i] == NULL && (st = mpscl_vector_create(s->d, &vd, &s->v[i])) != MPSCL_SUCCESS)
+            return st;
+        if (vdata[i] != NULL && !s->v_written[i]) {
+            if ((st = mpscl_vector_write(s->v[i], vdata[i])) != MPSCL_SUCCESS)
+                return st;
+            s->v_written[i] = 1;
+        }
+    }
+    if (!s->fwd_done) {
+        if ((st = run_forward(s)) != MPSCL_SUCCESS)
+            return st;
+        s->fwd_done = 1;
+    }
+    if (!s->grad_done) {
+        if ((st = run_gradient(s)) != MPSCL_SUCCESS)
+            return st;
+        s->grad_done = 1;
+    }
+    return MPSCL_SUCCESS;
+}
+
+static void
+scene_read(const scene *s, outputs *o)
+{
+    memset(o, 0, sizeof *o);
+    ASSERT_OK(mpscl_matrix_read(s->m[Y], o->y, C * sizeof(float)));
+    ASSERT_OK(mpscl_matrix_read(s->m[DX], o->dx, C * sizeof(float)));
+    ASSERT_OK(mpscl_vector_read(s->v[MEAN], o->mean));
+    ASSERT_OK(mpscl_vector_read(s->v[VAR], o->var));
+    ASSERT_OK(mpscl_vector_read(s->v[DGAMMA], o->dgamma));
+    ASSERT_OK(mpscl_vector_read(s->v[DBETA], o->dbeta));
+}
+
+static void
+scene_free(scene *s)
+{
+    for (size_t i = 0; i < NM; i++)
+        mpscl_matrix_release(s->m[i]);
+    for (size_t i = 0; i < NV; i++)
+        mpscl_vector_release(s->v[i]);
+    mpscl_matrix_batch_normalization_release(s->fwd);
+    mpscl_matrix_batch_normalization_gradient_release(s->grad);
+    mpscl_device_release(s->d);
+    memset(s, 0, sizeof *s);
+}
+
+/* The clean run's outputs against the fp64 reference: statistics from x, then the forward and
+ * the gradient from the statistics the device computed. */
+static void
+check_reference(const outputs *o)
+{
+    double mean[C], var[C], y[N * C], dx[N * C], dg[C], db[C];
+    ref_view xv = {host_x, C}, dyv = {host_dy, C};
+
+    ref_bn_statistics(N, C, xv, mean, var);
+    ck_assert_double_le(ref_rel_l2_vec(C, o->mean, mean), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(C, o->var, var), 1e-6);
+    ref_bn_forward(N, C, xv, o->mean, o->var, host_gamma, host_beta, eps, NULL, y);
+    ck_assert_double_le(ref_rel_l2(N, C, (ref_view){o->y, C}, y), 1e-6);
+    ref_bn_gradient(N, C, dyv, xv, o->mean, o->var, host_gamma, host_beta, eps, NULL, dx, dg, db);
+    ck_assert_double_le(ref_rel_l2(N, C, (ref_view){o->dx, C}, dx), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(C, o->dgamma, dg), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(C, o->dbeta, db), 1e-6);
+}
+
+/* Calls whose failure the library may absorb and still succeed: releases (its release functions
+ * return void; the failure is logged under MPSCL_DEBUG), clFinish (only in a release: the one in
+ * wait fails the wait), the build log (only read to word a message), profiling times (read as
+ * 0), device queries that only steer a choice: the type while picking the default device
+ * (treated as "not a GPU"), the name while matching MPSCL_DEVICE, the extension string (fp64
+ * treated as absent); and everything of the disk program cache (lib/program_cache.c), whose
+ * every failure is a miss or a skipped store: the platform and device strings of its key, the
+ * binary read back for a store, a program made from a cached binary and its build. Success
+ * after any other failed call is a bug. */
+static int
+tolerated(const char *call)
+{
+    static const char *const ok[] = {"clRelease", "clFinish", "clGetProgramBuildInfo",
+                                     "clGetEventProfilingInfo", "clGetDeviceInfo(CL_DEVICE_TYPE)",
+                                     "clGetDeviceInfo(CL_DEVICE_NAME)",
+                                     "clGetDeviceInfo(CL_DEVICE_EXTENSIONS)",
+                                     "clGetDeviceInfo(CL_DEVICE_VENDOR)",
+                                     "clGetDeviceInfo(CL_DRIVER_VERSION)", "clGetPlatformInfo",
+                                     "clGetProgramInfo", "clCreateProgramWithBinary",
+                                     "clBuildProgram(binary)"};
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strncmp(call, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* The status a failed call must surface as: a build from source is BUILD_FAILED (its log
+ * explains), the
+ * wait reports MPSCL_ERROR_OPENCL for whatever stopped the work (command_buffer.h), and
+ * elsewhere CL_OUT_OF_HOST_MEMORY is MPSCL_ERROR_OUT_OF_HOST_MEMORY, any other code
+ * MPSCL_ERROR_OPENCL. */
+static mpscl_status
+expected_status(const char *call, cl_int err)
+{
+    if (strcmp(call, "clBuildProgram") == 0)
+        return err == CL_OUT_OF_HOST_MEMORY ? MPSCL_ERROR_OUT_OF_HOST_MEMORY
+                                            : MPSCL_ERROR_BUILD_FAILED;
+    if (strcmp(call, "clWaitForEvents") == 0 || strcmp(call, "clGetEventInfo") == 0 ||
+        strcmp(call, "clFinish") == 0)
+        return MPSCL_ERROR_OPENCL;
+    return err == CL_OUT_OF_HOST_MEMORY ? MPSCL_ERROR_OUT_OF_HOST_MEMORY : MPSCL_ERROR_OPENCL;
+}
+
+/* One clean run: its outputs (checked against the reference) and its call count. With the disk
+ * cache on, the first run may store programs; the runs after it load them. */
+static long
+clean_run(outputs *o)
+{
+    scene s = {0};
+    long calls;
+
+    ck_assert_int_eq(cl_fault_live(), 0);
+    cl_fault_arm(0, CL_SUCCESS);
+    ASSERT_OK(scene_run(&s));
+    calls = cl_fault_calls();
+    scene_read(&s, o);
+    scene_free(&s);
+    ck_assert_msg(cl_fault_live() == 0, "a clean run left %ld OpenCL objects", cl_fault_live());
+    check_reference(o);
+    return calls;
+}
+
+/* The interposer sees the library's calls, all of them known to it (names are prefixes: a
+ * build may be "clBuildProgram(binary)"). */
+START_TEST(test_clean_run_is_counted)
+{
+    static const char *const needed[] = {
+        "clGetPlatformIDs", "clCreateContext", "clCreateBuffer", "clEnqueueWriteBufferRect",
+        "clBuildProgram", "clCreateKernel", "clSetKernelArg", "clEnqueueNDRangeKernel",
+        "clEnqueueMarkerWithWaitList", "clWaitForEvents", "clReleaseEvent"};
+    outputs o;
+    long calls;
+
+    make_data();
+    calls = clean_run(&o);
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        int seen = 0;
+        for (long k = 1; k <= calls && !seen; k++)
+            seen = strncmp(cl_fault_call_name(k), needed[i], strlen(needed[i])) == 0;
+        ck_assert_msg(seen, "%s is not among the %ld calls seen: is libmpscl bound to the "
+                      "interposer (-export-dynamic)?", needed[i], calls);
+    }
+    if (getenv("CL_FAULT_VERBOSE") != NULL)
+        for (long k = 1; k <= calls; k++)
+            fprintf(stderr, "%4ld %s\n", k, cl_fault_call_name(k));
+}
+END_TEST
+
+static const cl_int codes[] = {CL_OUT_OF_RESOURCES, CL_MEM_OBJECT_ALLOCATION_FAILURE,
+                               CL_OUT_OF_HOST_MEMORY, CL_BUILD_PROGRAM_FAILURE};
+
+/* Walks k over every call of the clean run for code codes[_i % 4], with the disk program cache
+ * off (_i < 4: every program is built from source) and on (warm: programs come from binaries);
+ * CL_BUILD_PROGRAM_FAILURE only where the call is a build, the one place a driver returns it. */
+START_TEST(test_fail_each_call)
+{
+    cl_int err = codes[_i % 4];
+    outputs clean, got;
+    long calls, walked = 0, absorbed = 0;
+    char names[1024][48];
+
+    if (_i < 4)
+        setenv("MPSCL_DISABLE_CACHE", "1", 1);   /* this forked test's own environment */
+    make_data();
+    clean_run(&clean);
+    calls = clean_run(&clean);
+    ck_assert_int_le(calls, 1024);
+    for (long k = 1; k <= calls; k++)
+        snprintf(names[k - 1], sizeof names[0], "%s", cl_fault_call_name(k));
+    for (long k = 1; k <= calls; k++) {
+        scene s = {0};
+        const char *failed;
+        mpscl_status st;
+
+        if (err == CL_BUILD_PROGRAM_FAILURE && strncmp(names[k - 1], "clBuildProgram", 14) != 0)
+            continue;
+        if (getenv("CL_FAULT_VERBOSE") != NULL)
+            fprintf(stderr, "cache %s, code %d, call %ld: %s\n", _i < 4 ? "off" : "on", (int)err,
+                    k, names[k - 1]);
+        walked++;
+        cl_fault_arm(k, err);
+        st = scene_run(&s);
+        cl_fault_disarm();
+        failed = cl_fault_failed_call();
+        ck_assert_msg(failed != NULL && strcmp(failed, names[k - 1]) == 0,
+                      "call %ld: the clean run made %s, this run %s", k, names[k - 1],
+                      failed != NULL ? failed : "fewer calls");
+        if (st == MPSCL_SUCCESS) {
+            ck_assert_msg(tolerated(failed), "call %ld (%s) failed with %d, yet the scene "
+                          "succeeded", k, failed, (int)err);
+            if (getenv("CL_FAULT_VERBOSE") != NULL)
+                fprintf(stderr, "  absorbed: %s\n", failed);
+            absorbed++;
+        } else {
+            mpscl_status want = expected_status(failed, err);
+            ck_assert_msg(st == want, "call %ld (%s) failed with %d: got %s, expected %s: %s", k,
+                          failed, (int)err, mpscl_status_string(st), mpscl_status_string(want),
+                          mpscl_last_error_message());
+            ck_assert_msg(mpscl_last_cl_error() == err, "call %ld (%s): last_cl_error %d, not %d",
+                          k, failed, (int)mpscl_last_cl_error(), (int)err);
+            ck_assert_msg(mpscl_last_error_message()[0] != '\0', "call %ld: no message", k);
+            /* The next normal run, with the objects the failed one left, completes the scene. */
+            ASSERT_OK(scene_run(&s));
+        }
+        scene_read(&s, &got);
+        ck_assert_msg(memcmp(&got, &clean, sizeof got) == 0,
+                      "call %ld (%s): outputs differ from the clean run's", k, failed);
+        scene_free(&s);
+        ck_assert_msg(cl_fault_live() == 0, "call %ld (%s) failed: %ld OpenCL objects leaked", k,
+                      failed, cl_fault_live());
+    }
+    ck_assert_int_gt(walked, 0);
+    if (getenv("CL_FAULT_VERBOSE") != NULL)
+        fprintf(stderr, "code %d: %ld calls walked, %ld absorbed\n", (int)err, walked, absorbed);
+}
+END_TEST
+
+static Suite *
+faults_suite(void)
+{
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("opencl");
+
+    /* No fixture: the scene creates its own device, since device creation is walked too. */
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_clean_run_is_counted);
+    tcase_add_loop_test(tc, test_fail_each_call, 0, 8);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    return test_run_suite(faults_suite());
+}

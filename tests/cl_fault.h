@@ -1,0 +1,44 @@
+/* tests/cl_fault.h: a test-only OpenCL interposer (tests/cl_fault.c) that counts the OpenCL calls
+ * libmpscl makes and makes the k-th one fail with a chosen error, libuv's loop-OOM idea applied
+ * to OpenCL. Link cl_fault.c into the test executable with -export-dynamic: the executable's
+ * cl* definitions then come first in the dynamic linker's search order, so libmpscl.so binds to
+ * them, and they forward to the real loader through dlsym(RTLD_NEXT, ...).
+ *
+ * Only calls made from libmpscl's code are counted, failed and tracked (the caller's address is
+ * checked), so the test's own OpenCL calls and any the driver makes through the loader pass
+ * through untouched, and counts do not depend on the driver's threads.
+ *
+ * A failed call does what a failing driver call does: an error code, or NULL with the code in
+ * *errcode_ret; nothing is created or retained. The exception is clRelease*: its error is
+ * returned, but the object is released anyway, since the library cannot retry a release (its
+ * release functions return void) and a real driver that fails one leaves the object's fate
+ * undefined; forwarding keeps the leak accounting meaningful.
+ *
+ * Thread safety: every function is safe from any thread (atomics). */
+#ifndef MPSCL_TEST_CL_FAULT_H
+#define MPSCL_TEST_CL_FAULT_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+/* Resets the call counter to 0 and makes the k-th counted call from now on fail with err
+ * (k = 0: count only, fail nothing). Forgets the last failed call. */
+void cl_fault_arm(long k, cl_int err);
+/* Stops failing calls; the counter keeps counting. */
+void cl_fault_disarm(void);
+/* Calls counted since the last cl_fault_arm. */
+long cl_fault_calls(void);
+/* The i-th counted call (1-based) since the last arm, e.g. "clGetDeviceInfo(CL_DEVICE_TYPE)";
+ * NULL past the calls made or past the first CL_FAULT_LOG calls. */
+#define CL_FAULT_LOG 8192
+const char *cl_fault_call_name(long i);
+/* The call that was made to fail since the last arm, in the same form, or NULL. */
+const char *cl_fault_failed_call(void);
+/* OpenCL objects the library holds: creations (including events handed out by enqueues) and
+ * retains minus releases, over the library's calls since the program started. 0 when every
+ * object the library made or retained was released. */
+long cl_fault_live(void);
+
+#endif

@@ -1,0 +1,290 @@
+/* tests/oclgrind_run: every kernel variant once, on shapes small enough for a simulator, for
+ * `make oclgrind-check`, which runs it under
+ *     oclgrind --data-races --uninitialized --check-api --log FILE
+ * and fails on any line in FILE (an out-of-bounds access, a race, an uninitialised read or an API
+ * misuse). Not a Check suite: it only has to drive the kernels; correctness is the other suites'.
+ *
+ * Coverage: forward without and with compute_statistics and the gradient, for
+ *   - every data type the device supports (vectors fp32, and vectors of the matrices' type), and
+ *     every neuron but PReLU (fp32);
+ *   - shapes with several row chunks and a ragged last chunk, C a multiple of 4 (vector loads)
+ *     and not, two column groups, one row, a batch of 2 from a batch_start of 1;
+ *   - padded rows, and buffers of exactly the operands' extent (an over-read is out of bounds);
+ *     outputs are never written before the kernels run (a read of one is uninitialised).
+ * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks.
+ * Exit status 0 when every call succeeded; prints the first failure otherwise. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpscl/mpscl.h>
+
+typedef struct shape {
+    size_t n, c, mats, batch_start, padded;
+} shape;
+
+static const shape shapes[] = {
+    {101, 5, 3, 1, 1},   /* chunks of 26 rows, the last 23; C = 5; batch of 2 from 1; padded */
+    {70, 12, 1, 0, 0},   /* C multiple of 4: vector loads, unpadded exact buffers */
+    {37, 67, 1, 0, 1},   /* two column groups, the second ragged */
+    {1, 3, 1, 0, 0},     /* one row */
+};
+
+static mpscl_device *dev;
+static long only = -1, config;   /* run only configuration `only` (argument), when given */
+
+#define TRY(call)                                                                            \
+    do {                                                                                     \
+        mpscl_status s_ = (call);                                                            \
+        if (s_ != MPSCL_SUCCESS) {                                                           \
+            fprintf(stderr, "oclgrind_run: %s:%d: %s: %s: %s\n", __FILE__, __LINE__, #call,  \
+                    mpscl_status_string(s_), mpscl_last_error_message());                    \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
+
+/* Deterministic values in about [lo, hi) as element type t (lo > 0 keeps variances positive). */
+static void
+fill(void *p, size_t count, mpscl_data_type t, float lo, float hi, uint64_t *state)
+{
+    for (size_t i = 0; i < count; i++) {
+        float f;
+        uint32_t u;
+        *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+        f = lo + (hi - lo) * (float)(*state >> 40) / 16777216.0f;
+        memcpy(&u, &f, 4);
+        switch (t) {
+        case MPSCL_DATA_TYPE_FLOAT32: ((float *)p)[i] = f; break;
+        case MPSCL_DATA_TYPE_FLOAT64: ((double *)p)[i] = f; break;
+        case MPSCL_DATA_TYPE_BFLOAT16: ((uint16_t *)p)[i] = (uint16_t)(u >> 16); break;
+        case MPSCL_DATA_TYPE_FLOAT16: {
+            /* |f| < 8 with 10 mantissa bits kept: exponent rebias 127 -> 15, truncated */
+            uint32_t e = (u >> 23) & 0xffu;
+            uint16_t h = (uint16_t)((u >> 16) & 0x8000u);
+            if (e >= 127 - 14)
+                h |= (uint16_t)(((e - 127 + 15) << 10) | ((u >> 13) & 0x3ffu));
+            ((uint16_t *)p)[i] = h;
+            break;
+        }
+        }
+    }
+}
+
+/* A buffer of exactly `size` bytes holding `image` (NULL: never written, so a kernel that reads
+ * it before writing it is reported). Written with one clEnqueueWriteBuffer of the whole buffer:
+ * oclgrind 21.10's uninitialised-memory plugin loses track of data written at a non-zero offset
+ * (and through clEnqueueWriteBufferRect), which mpscl_matrix_write and mpscl_vector_write do,
+ * and would flag every read of it. */
+static cl_mem
+buffer_with(const void *image, size_t size)
+{
+    cl_context ctx = mpscl_device_cl_context(dev);
+    cl_int err;
+    cl_mem buf = clCreateBuffer(ctx, CL_MEM_READ_WRITE, size, NULL, &err);
+    cl_command_queue q = clCreateCommandQueue(ctx, mpscl_device_cl_device_id(dev), 0, &err);
+
+    if (buf == NULL || q == NULL ||
+        (image != NULL &&
+         clEnqueueWriteBuffer(q, buf, CL_TRUE, 0, size, image, 0, NULL, NULL) != CL_SUCCESS))
+        exit(1);
+    clReleaseCommandQueue(q);
+    return buf;
+}
+
+/* A matrix in a buffer of exactly its extent, so an over-read is out of bounds. The padding of
+ * padded rows holds values too (see buffer_with); the other suites check it is never written. */
+static mpscl_matrix *
+matrix(const shape *sh, mpscl_data_type t, int input, uint64_t *state)
+{
+    size_t es = mpscl_data_type_size(t);
+    size_t rb = sh->padded ? mpscl_matrix_descriptor_row_bytes_from_columns(sh->c, t) : sh->c * es;
+    size_t extent = (sh->mats * sh->n - 1) * rb + sh->c * es;
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make_batch(sh->n, sh->c, sh->mats, rb,
+                                                                    sh->n * rb, t);
+    unsigned char *image = malloc(extent + rb);
+    mpscl_matrix *m;
+    cl_mem buf;
+
+    if (image == NULL)
+        exit(1);
+    fill(image, (extent + rb) / es, t, -2.0f, 3.0f, state);
+    buf = buffer_with(input ? image : NULL, extent);
+    TRY(mpscl_matrix_create_with_buffer(dev, buf, 0, &md, &m));
+    clReleaseMemObject(buf);
+    free(image);
+    return m;
+}
+
+/* A batch of vectors, filled when lo < hi (an input), else unwritten (an output). */
+static mpscl_vector *
+vector(const shape *sh, mpscl_data_type t, float lo, float hi, uint64_t *state)
+{
+    size_t es = mpscl_data_type_size(t);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make_batch(sh->c, sh->mats, sh->c * es, t);
+    void *image = malloc(sh->c * sh->mats * es);
+    mpscl_vector *v;
+    cl_mem buf;
+
+    if (image == NULL)
+        exit(1);
+    fill(image, sh->c * sh->mats, t, lo, hi, state);
+    buf = buffer_with(lo < hi ? image : NULL, sh->c * sh->mats * es);
+    TRY(mpscl_vector_create_with_buffer(dev, buf, 0, &vd, &v));
+    clReleaseMemObject(buf);
+    free(image);
+    return v;
+}
+
+/* Every object lives until the end of the program. oclgrind 21.10 reuses a released buffer's
+ * address for the next allocation, and its uninitialised-memory plugin then treats the part of a
+ * larger new buffer beyond the old size as never written, whatever kernels write there: with
+ * releases in between, every later configuration would report false uninitialised reads. */
+static struct {
+    void *obj;
+    void (*release)(void *);
+} kept[64 * 16];
+static size_t nkept;
+
+static void
+keep(void *obj, void (*release)(void *))
+{
+    if (nkept == sizeof kept / sizeof kept[0])
+        exit(1);
+    kept[nkept].obj = obj;
+    kept[nkept++].release = release;
+}
+
+static void
+release_cb(void *p)
+{
+    mpscl_command_buffer_release(p);
+}
+
+static void
+release_forward(void *p)
+{
+    mpscl_matrix_batch_normalization_release(p);
+}
+
+static void
+release_gradient(void *p)
+{
+    mpscl_matrix_batch_normalization_gradient_release(p);
+}
+
+static void
+release_matrix(void *p)
+{
+    mpscl_matrix_release(p);
+}
+
+static void
+release_vector(void *p)
+{
+    mpscl_vector_release(p);
+}
+
+/* Forward (without and with statistics) and gradient on one shape, data type and neuron. */
+static void
+run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt, float a,
+        float b, float c, uint64_t state)
+{
+    mpscl_matrix *x = matrix(sh, t, 1, &state), *dy = matrix(sh, t, 1, &state);
+    mpscl_matrix *y = matrix(sh, t, 0, &state), *dx = matrix(sh, t, 0, &state);
+    mpscl_vector *mean = vector(sh, vt, -0.5f, 0.5f, &state);
+    mpscl_vector *var = vector(sh, vt, 0.5f, 2.0f, &state);
+    mpscl_vector *gamma = vector(sh, vt, 0.5f, 1.5f, &state);
+    mpscl_vector *beta = vector(sh, vt, -0.5f, 0.5f, &state);
+    mpscl_vector *dg = vector(sh, vt, 0, 0, &state), *db = vector(sh, vt, 0, 0, &state);
+    mpscl_matrix_batch_normalization *f;
+    mpscl_matrix_batch_normalization_gradient *g;
+    mpscl_command_buffer *cb;
+
+    TRY(mpscl_matrix_batch_normalization_create(dev, &f));
+    TRY(mpscl_matrix_batch_normalization_set_neuron_type(f, nt, a, b, c));
+    TRY(mpscl_matrix_batch_normalization_set_batch_start(f, sh->batch_start));
+    TRY(mpscl_matrix_batch_normalization_set_epsilon(f, 1e-3f));
+    TRY(mpscl_matrix_batch_normalization_gradient_create(dev, &g));
+    TRY(mpscl_matrix_batch_normalization_gradient_set_neuron_type(g, nt, a, b, c));
+    TRY(mpscl_matrix_batch_normalization_gradient_set_batch_start(g, sh->batch_start));
+    TRY(mpscl_matrix_batch_normalization_gradient_set_epsilon(g, 1e-3f));
+    TRY(mpscl_command_buffer_create(dev, &cb));
+    /* given statistics, then computed ones (overwriting mean and var), then the gradient */
+    TRY(mpscl_matrix_batch_normalization_encode(f, cb, x, mean, var, gamma, beta, y));
+    TRY(mpscl_matrix_batch_normalization_set_compute_statistics(f, 1));
+    TRY(mpscl_matrix_batch_normalization_encode(f, cb, x, mean, var, gamma, beta, y));
+    TRY(mpscl_matrix_batch_normalization_gradient_encode(g, cb, dy, x, mean, var, gamma, beta,
+                                                         dx, dg, db));
+    TRY(mpscl_command_buffer_commit(cb));
+    TRY(mpscl_command_buffer_wait_until_completed(cb));
+    keep(cb, release_cb);
+    keep(f, release_forward);
+    keep(g, release_gradient);
+    keep(x, release_matrix), keep(dy, release_matrix), keep(y, release_matrix);
+    keep(dx, release_matrix);
+    keep(mean, release_vector), keep(var, release_vector), keep(gamma, release_vector);
+    keep(beta, release_vector), keep(dg, release_vector), keep(db, release_vector);
+}
+
+/* run_one, or only counts the configuration when another was asked for. */
+static void
+run(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt, float a,
+    float b, float c)
+{
+    if (only >= 0 && config++ != only)
+        return;
+    if (only >= 0)
+        printf("oclgrind_run: %zu x %zu x %zu from %zu%s, type %d, vectors %d, neuron %d\n",
+               sh->n, sh->c, sh->mats, sh->batch_start, sh->padded ? " padded" : "", (int)t,
+               (int)vt, (int)nt);
+    run_one(sh, t, vt, nt, a, b, c, sh->n * 131 + sh->c);
+}
+
+int
+main(int argc, char **argv)
+{
+    /* Parameters that keep every neuron's derivative finite on these inputs. */
+    static const struct {
+        mpscl_neuron_type t;
+        float a, b, c;
+    } neurons[] = {
+        {MPSCL_NEURON_RELU, 0.1f, 0, 0},        {MPSCL_NEURON_LINEAR, 2.0f, 0.5f, 0},
+        {MPSCL_NEURON_SIGMOID, 0, 0, 0},        {MPSCL_NEURON_HARD_SIGMOID, 0.2f, 0.5f, 0},
+        {MPSCL_NEURON_TANH, 1.0f, 1.0f, 0},     {MPSCL_NEURON_ABSOLUTE, 0, 0, 0},
+        {MPSCL_NEURON_SOFT_PLUS, 1.0f, 1.0f, 0}, {MPSCL_NEURON_SOFT_SIGN, 0, 0, 0},
+        {MPSCL_NEURON_ELU, 1.0f, 0, 0},         {MPSCL_NEURON_RELUN, 0.1f, 2.0f, 0},
+        {MPSCL_NEURON_POWER, 1.0f, 4.0f, 2.0f}, {MPSCL_NEURON_EXPONENTIAL, 1.0f, 0, 2.0f},
+        {MPSCL_NEURON_LOGARITHM, 1.0f, 8.0f, 2.0f}, {MPSCL_NEURON_GELU, 0, 0, 0},
+    };
+    static const mpscl_data_type types[] = {MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT16,
+                                            MPSCL_DATA_TYPE_BFLOAT16, MPSCL_DATA_TYPE_FLOAT64};
+    size_t nshapes = sizeof shapes / sizeof shapes[0];
+
+    if (argc > 1)
+        only = strtol(argv[1], NULL, 10);
+    TRY(mpscl_device_create_default(&dev));
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (!mpscl_device_supports_data_type(dev, types[i])) {
+            printf("oclgrind_run: %s lacks data type %d: skipped\n", mpscl_device_name(dev),
+                   (int)types[i]);
+            continue;
+        }
+        for (size_t s = 0; s < nshapes; s++) {
+            run(&shapes[s], types[i], MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0);
+            if (types[i] != MPSCL_DATA_TYPE_FLOAT32)
+                run(&shapes[s], types[i], types[i], MPSCL_NEURON_NONE, 0, 0, 0);
+        }
+    }
+    for (size_t i = 0; i < sizeof neurons / sizeof neurons[0]; i++)
+        run(&shapes[0], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, neurons[i].t,
+            neurons[i].a, neurons[i].b, neurons[i].c);
+    printf("oclgrind_run: %s: %zu shapes x data types, %zu neurons: done\n",
+           mpscl_device_name(dev), nshapes, sizeof neurons / sizeof neurons[0]);
+    while (nkept > 0) {
+        nkept--;
+        kept[nkept].release(kept[nkept].obj);
+    }
+    mpscl_device_release(dev);
+    return 0;
+}
