@@ -299,7 +299,7 @@ mpscl_status
 mpscl_device_create_from_cl(cl_context context, cl_device_id device, mpscl_device **out)
 {
     cl_uint ndev = 0;
-    cl_device_id ids[64];
+    cl_device_id *ids = NULL;
     int member = 0;
     cl_int err;
     mpscl_status s;
@@ -312,21 +312,34 @@ mpscl_device_create_from_cl(cl_context context, cl_device_id device, mpscl_devic
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
                            "device_create_from_cl: %s is NULL", context == NULL ? "context" : "device");
     err = clGetContextInfo(context, CL_CONTEXT_NUM_DEVICES, sizeof ndev, &ndev, NULL);
-    if (err == CL_SUCCESS && ndev <= 64)
+    if (err == CL_SUCCESS && (ids = calloc(ndev + 1, sizeof *ids)) == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+    if (err == CL_SUCCESS)
         err = clGetContextInfo(context, CL_CONTEXT_DEVICES, ndev * sizeof ids[0], ids, NULL);
-    if (err != CL_SUCCESS)
+    if (err != CL_SUCCESS) {
+        free(ids);
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, err,
                            "device_create_from_cl: context is not a valid cl_context (%s)",
                            mpscl__cl_error_name(err));
-    for (cl_uint i = 0; i < ndev && i < 64; i++)
+    }
+    for (cl_uint i = 0; i < ndev; i++)
         member |= ids[i] == device;
+    free(ids);
     if (!member)
         return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
                            "device_create_from_cl: device is not one of the context's devices");
-    if ((s = device_new(NULL, context, device, out)) != MPSCL_SUCCESS)
+    /* Retained before the device exists: a failed retain must not be released later. */
+    if ((err = clRetainContext(context)) != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clRetainContext");
+    if ((err = clRetainDevice(device)) != CL_SUCCESS) {
+        mpscl__check_cl(clReleaseContext(context), "clReleaseContext");
+        return mpscl__fail_cl(err, "clRetainDevice");
+    }
+    if ((s = device_new(NULL, context, device, out)) != MPSCL_SUCCESS) {
+        mpscl__check_cl(clReleaseDevice(device), "clReleaseDevice");
+        mpscl__check_cl(clReleaseContext(context), "clReleaseContext");
         return s;
-    mpscl__check_cl(clRetainContext(context), "clRetainContext");
-    mpscl__check_cl(clRetainDevice(device), "clRetainDevice");
+    }
     (*out)->retained_device = 1;
     return MPSCL_SUCCESS;
 }

@@ -354,6 +354,110 @@ START_TEST(test_fail_each_call)
 }
 END_TEST
 
+/* ---- objects over the caller's OpenCL objects ---- */
+
+/* The caller's context, queue and buffers: made by the test (its calls are not counted), and
+ * wrapped by the library, which must retain and release each exactly as often. Their reference
+ * counts themselves are no measure (PoCL's events hold the queue and context until it frees
+ * them, lazily), so the balance is the interposer's: cl_fault_live() counts the library's
+ * retains and releases of them too, and a release of a failed retain shows as -1. */
+typedef struct user_objects {
+    cl_context ctx;
+    cl_device_id dev;
+    cl_command_queue q;
+    cl_mem mbuf, vbuf;
+} user_objects;
+
+/* Wraps everything, uploads x, then releases it all; the first failure stops it. */
+static mpscl_status
+wrapped_run(const user_objects *u)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(N, C, C * sizeof(float),
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_device *d = NULL;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_matrix *m = NULL;
+    mpscl_vector *v = NULL;
+    mpscl_status st;
+
+    if ((st = mpscl_device_create_from_cl(u->ctx, u->dev, &d)) == MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_create_with_queue(d, u->q, &cb)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_create_with_buffer(d, u->mbuf, 0, &md, &m)) == MPSCL_SUCCESS &&
+        (st = mpscl_vector_create_with_buffer(d, u->vbuf, 0, &vd, &v)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_write(m, host_x, C * sizeof(float))) == MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS)
+        st = mpscl_command_buffer_wait_until_completed(cb);
+    mpscl_vector_release(v);
+    mpscl_matrix_release(m);
+    mpscl_command_buffer_release(cb);
+    mpscl_device_release(d);
+    return st;
+}
+
+/* The validity queries of the wrapping calls report any failure as MPSCL_ERROR_INVALID_ARGUMENT
+ * ("not a valid cl_context" ...), with the code in mpscl_last_cl_error(). */
+static mpscl_status
+expected_wrapped(const char *call, cl_int err)
+{
+    if (strcmp(call, "clGetContextInfo") == 0 || strcmp(call, "clGetCommandQueueInfo") == 0 ||
+        strcmp(call, "clGetMemObjectInfo") == 0)
+        return MPSCL_ERROR_INVALID_ARGUMENT;
+    return expected_status(call, err);
+}
+
+START_TEST(test_fail_wrapped)
+{
+    user_objects u;
+    cl_platform_id platform;
+    cl_int e;
+    long calls;
+
+    ck_assert_int_eq(clGetPlatformIDs(1, &platform, NULL), CL_SUCCESS);
+    ck_assert_int_eq(clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &u.dev, NULL), CL_SUCCESS);
+    u.ctx = clCreateContext(NULL, 1, &u.dev, NULL, NULL, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    u.q = clCreateCommandQueue(u.ctx, u.dev, 0, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    u.mbuf = clCreateBuffer(u.ctx, CL_MEM_READ_WRITE, N * C * sizeof(float), NULL, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    u.vbuf = clCreateBuffer(u.ctx, CL_MEM_READ_WRITE, C * sizeof(float), NULL, &e);
+    ck_assert_int_eq(e, CL_SUCCESS);
+    make_data();
+    cl_fault_arm(0, CL_SUCCESS);
+    ASSERT_OK(wrapped_run(&u));
+    calls = cl_fault_calls();
+    ck_assert_int_eq(cl_fault_live(), 0);
+    for (size_t c = 0; c < 3; c++)
+        for (long k = 1; k <= calls; k++) {
+            const char *failed;
+            mpscl_status st;
+
+            cl_fault_arm(k, codes[c]);
+            st = wrapped_run(&u);
+            cl_fault_disarm();
+            failed = cl_fault_failed_call();
+            ck_assert_ptr_nonnull(failed);
+            if (st == MPSCL_SUCCESS) {
+                ck_assert_msg(tolerated(failed), "call %ld (%s) failed, yet all succeeded", k,
+                              failed);
+            } else {
+                ck_assert_msg(st == expected_wrapped(failed, codes[c]),
+                              "call %ld (%s) failed with %d: got %s: %s", k, failed,
+                              (int)codes[c], mpscl_status_string(st), mpscl_last_error_message());
+                ck_assert_int_eq(mpscl_last_cl_error(), codes[c]);
+            }
+            ck_assert_msg(cl_fault_live() == 0, "call %ld (%s) failed: the library holds %ld "
+                          "OpenCL objects or references too many", k, failed, cl_fault_live());
+        }
+    /* Each still holds the test's reference: an over-release by the library fails here. */
+    ck_assert_int_eq(clReleaseMemObject(u.vbuf), CL_SUCCESS);
+    ck_assert_int_eq(clReleaseMemObject(u.mbuf), CL_SUCCESS);
+    ck_assert_int_eq(clReleaseCommandQueue(u.q), CL_SUCCESS);
+    ck_assert_int_eq(clReleaseContext(u.ctx), CL_SUCCESS);
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -364,6 +468,7 @@ faults_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_clean_run_is_counted);
     tcase_add_loop_test(tc, test_fail_each_call, 0, 8);
+    tcase_add_test(tc, test_fail_wrapped);
     suite_add_tcase(s, tc);
     return s;
 }
