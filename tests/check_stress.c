@@ -326,6 +326,8 @@ START_TEST(test_million_rows)
     bn b;
     uint64_t rng = 5;
 
+    if (test_skip_large("a million rows", 2 * 1048576))
+        return;
     bn_alloc(&b, 1048576, 2, 1e-5f);
     for (size_t i = 0; i < b.n; i++) {
         b.x[2 * i] = 3.0f + test_rng_uniform(&rng, -2.0f, 2.0f);

@@ -77,6 +77,23 @@ test_buffer_read(cl_mem m, void *bytes, size_t size)
 }
 
 int
+test_skip_large(const char *what, size_t elements)
+{
+    const char *limit = getenv("MPSCL_TEST_MAX_ELEMENTS");
+    char *end;
+    unsigned long long most;
+
+    if (limit == NULL || *limit == '\0')
+        return 0;
+    most = strtoull(limit, &end, 10);
+    ck_assert_msg(*end == '\0', "MPSCL_TEST_MAX_ELEMENTS=%s is not a number", limit);
+    if (elements <= most)
+        return 0;
+    printf("skipped (MPSCL_TEST_MAX_ELEMENTS=%s): %s, %zu elements\n", limit, what, elements);
+    return 1;
+}
+
+int
 test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -34,6 +34,12 @@ cl_mem test_buffer_create(const void *bytes, size_t size);
 /* Blocking raw read of a whole buffer. */
 void test_buffer_read(cl_mem m, void *bytes, size_t size);
 
+/* Whether a problem of `elements` matrix elements is past MPSCL_TEST_MAX_ELEMENTS (unset: no
+ * limit); it prints a note when it is. The sanitizer run sets it: instrumented host code (fills,
+ * the fp64 reference) makes large shapes slow there, and they take no host path small ones
+ * don't. */
+int test_skip_large(const char *what, size_t elements);
+
 /* Runs a suite (fork mode as configured by CK_FORK), returns the process exit status. */
 int test_run_suite(Suite *s);
 
