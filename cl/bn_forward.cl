@@ -49,7 +49,7 @@ bn_forward_sqdev(FORWARD_INPUT_ARGS)
     realv total, unused, s = R(0.0), t = R(0.0);
 
     /* Slot 1 is this kernel's output: read slot 0 only. */
-    column_totals(partials, b, get_num_groups(1), c, j, 1, lds, &total, &unused);
+    column_totals(partials, b, get_num_groups(1), c, j, j < c, 1, lds, &total, &unused);
     chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
         realv mu = total / (real)n;
@@ -86,8 +86,8 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
 
     /* Every item reaches the barrier inside, whatever the branch: no early return before it
      * (some compilers mishandle barriers in conditional code). */
-    column_totals(partials, b, get_num_groups(1), c, j, compute_statistics ? 2 : 0, lds, &sum,
-                  &sqdev);
+    column_totals(partials, b, get_num_groups(1), c, j, j < c, compute_statistics ? 2 : 0, lds,
+                  &sum, &sqdev);
     if (j >= c)
         return;
     realv mu, v;

@@ -16,7 +16,29 @@
  *   (identical bits in every group), then writes dx for its chunk, chunks in reverse order so
  *   the rows pass 1 read last come from the cache; the chunk-0 group also writes dgamma and
  *   dbeta. Only this pass writes user memory, so dx may alias dy or x exactly: every element is
- *   read and written by the same work-item. */
+ *   read and written by the same work-item.
+ *
+ * One launch (bn_gradient_fused), where the library's tuning allows it: the same two passes as
+ * work-groups of one NDRange that take tickets in launch order from an atomic counter, so work
+ * is ordered by ticket, not by group id. Columns go in tiles of lx VW columns (one group wide) per
+ * matrix; a tile's pass-1 groups (one per chunk) come before its pass-2 groups, and the ticket
+ * order interleaves tiles: pass 1 of tiles 0 .. lag-1, then pass 1 of tile t + lag beside pass 2
+ * of tile t, so the rows pass 2 re-reads were read a moment before and come from the cache
+ * (column-slab scheduling), not from DRAM. The last pass-1 group of a tile to finish (the
+ * tile's counter tells it) sums the tile's partials in the fixed order, writes dgamma, dbeta and
+ * the tile's totals, and releases the tile's pass-2 groups, which wait on the counter.
+ *   No deadlock without any occupancy assumption: a group waits only for groups with smaller
+ * tickets, which are running already (they took their tickets) and never wait for pass 2.
+ *   Deterministic: the ticket decides which rows a group reads, never how sums are ordered.
+ *   The OpenCL 1.2 memory model leaves communication between groups of one launch to the
+ * device: stores, a global fence, then the atomic; the reader spins on the atomic, then fences.
+ * The library picks this kernel only on devices known to honour it; elsewhere the two launches.
+ *   Counters (sync): [0] ticket, [1] groups finished, [2 + tile] pass-1 groups done (+1 once the
+ * totals are written). The last group to finish zeroes them for the next launch; the library
+ * zeroes them once, when it creates the buffer. Partials of the fused path are per tile,
+ * [tile][chunk][slot][pw] with pw = lx VW rounded up to 32 reals (128 bytes or more), so no cache
+ * line holds two tiles' values (a cache that kept one could serve a stale copy), and the totals
+ * follow them, [tile][slot][pw]. */
 
 #define GRADIENT_INPUT_ARGS                                                                   \
     __global const data_t *dy, ulong dy_off, ulong dy_rs, ulong dy_ms,                        \
@@ -27,6 +49,19 @@
     __global const beta_t *beta, ulong beta_off, ulong beta_vs,                               \
     float eps, uint n, uint c, uint chunk_rows, uint batch_first,                             \
     __global real *partials, __local realv *lds, float na, float nb, float nc
+
+#define GRADIENT_INPUTS                                                                       \
+    dy, dy_off, dy_rs, dy_ms, x, x_off, x_rs, x_ms, mean, mean_off, mean_vs, var, var_off,    \
+    var_vs, gamma, gamma_off, gamma_vs, beta, beta_off, beta_vs, eps, n, c, chunk_rows,       \
+    batch_first, partials, lds, na, nb, nc
+
+#define GRADIENT_OUTPUT_ARGS                                                                  \
+    __global data_t *dx, ulong dx_off, ulong dx_rs, ulong dx_ms,                              \
+    __global dgamma_t *dgamma, ulong dgamma_off, ulong dgamma_vs,                             \
+    __global dbeta_t *dbeta, ulong dbeta_off, ulong dbeta_vs
+
+#define GRADIENT_OUTPUTS                                                                      \
+    dx, dx_off, dx_rs, dx_ms, dgamma, dgamma_off, dgamma_vs, dbeta, dbeta_off, dbeta_vs
 
 /* Per-column constants of columns j .. j+VW-1 of matrix vb. */
 #define COLUMN_CONSTANTS(vb, j)                                                               \
@@ -42,14 +77,15 @@
     realv xh = (LOADV(xb, (i) * x_rs) - mu) * is;                                             \
     realv dz = LOADV(dyb, (i) * dy_rs) * MAPV(neuron_df, g * xh + bt, na, nb, nc)
 
-__kernel void
-bn_gradient_partials(GRADIENT_INPUT_ARGS)
+/* Pass 1 of rows [r0, r1) of columns j .. j+VW-1 of matrix b: sum dz and sum dz xhat over the
+ * group's rows (fixed tree over local rows), on every item. Items past C give zeros. */
+inline void
+chunk_sums(GRADIENT_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv *sum_dz,
+           realv *sum_dz_xh)
 {
-    uint j = get_global_id(0) * VW, b = get_global_id(2);
-    ulong vb = (ulong)batch_first + b, r0, r1;
+    ulong vb = (ulong)batch_first + b;
     realv s1 = R(0.0), s2 = R(0.0);
 
-    chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
         COLUMN_CONSTANTS(vb, j);
         __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
@@ -73,40 +109,167 @@ bn_gradient_partials(GRADIENT_INPUT_ARGS)
         s2 += t2;
     }
     reduce2_rows(lds, &s1, &s2);
-    if (get_local_id(1) == 0 && j < c) {
-        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j), s1);
-        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 1, c, j), s2);
-    }
+    *sum_dz = s1;
+    *sum_dz_xh = s2;
 }
 
-__kernel void
-bn_gradient_apply(GRADIENT_INPUT_ARGS,
-                  __global data_t *dx, ulong dx_off, ulong dx_rs, ulong dx_ms,
-                  __global dgamma_t *dgamma, ulong dgamma_off, ulong dgamma_vs,
-                  __global dbeta_t *dbeta, ulong dbeta_off, ulong dbeta_vs)
+/* dgamma and dbeta of columns j .. j+VW-1 (j < C) of matrix b. */
+inline void
+write_parameter_gradients(GRADIENT_OUTPUT_ARGS, uint batch_first, uint j, uint b, realv sum_dz,
+                          realv sum_dz_xh)
 {
-    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = apply_chunk();
-    ulong vb = (ulong)batch_first + b, r0, r1;
-    realv sum_dz, sum_dz_xh;
+    ulong vb = (ulong)batch_first + b;
 
-    column_totals(partials, b, get_num_groups(1), c, j, 2, lds, &sum_dz, &sum_dz_xh);
-    if (j >= c)
-        return;
-    if (chunk == 0 && get_local_id(1) == 0) {
-        if (dbeta)
-            STOREV_KIND(DBETA_KIND, dbeta, dbeta_off + vb * dbeta_vs + j, sum_dz);
-        if (dgamma)
-            STOREV_KIND(DGAMMA_KIND, dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
-    }
+    if (dbeta)
+        STOREV_KIND(DBETA_KIND, dbeta, dbeta_off + vb * dbeta_vs + j, sum_dz);
+    if (dgamma)
+        STOREV_KIND(DGAMMA_KIND, dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
+}
+
+/* Pass 2: dx of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, from the totals. */
+inline void
+write_dx(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong r1,
+         realv sum_dz, realv sum_dz_xh)
+{
+    ulong vb = (ulong)batch_first + b;
     COLUMN_CONSTANTS(vb, j);
     realv mean_dz = sum_dz / (real)n, mean_dz_xh = sum_dz_xh / (real)n, scale = g * is;
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
     __global const data_t *xb = x + x_off + vb * x_ms + j;
     __global data_t *dxb = dx + dx_off + vb * dx_ms + j;
 
-    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
     for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
         ROW_TERMS(i, xh, dz);
         STOREV(dxb, i * dx_rs, scale * (dz - mean_dz - xh * mean_dz_xh));
     }
+}
+
+__kernel void
+bn_gradient_partials(GRADIENT_INPUT_ARGS)
+{
+    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = get_group_id(1);
+    ulong r0, r1;
+    realv s1, s2;
+
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    chunk_sums(GRADIENT_INPUTS, j, b, r0, r1, &s1, &s2);
+    if (get_local_id(1) == 0 && j < c) {
+        STORE_PARTIALS(partials, partial_index(b, chunk, get_num_groups(1), 0, c, j), s1);
+        STORE_PARTIALS(partials, partial_index(b, chunk, get_num_groups(1), 1, c, j), s2);
+    }
+}
+
+__kernel void
+bn_gradient_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
+{
+    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = apply_chunk();
+    ulong r0, r1;
+    realv sum_dz, sum_dz_xh;
+
+    column_totals(partials, b, get_num_groups(1), c, j, j < c, 2, lds, &sum_dz, &sum_dz_xh);
+    if (j >= c)
+        return;
+    if (chunk == 0 && get_local_id(1) == 0)
+        write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j, b, sum_dz, sum_dz_xh);
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1, sum_dz, sum_dz_xh);
+}
+
+/* ---- one launch ---- */
+
+enum { SYNC_TICKET, SYNC_FINISHED, SYNC_TILES };
+
+/* Which tile a block of `chunks` consecutive tickets serves, and in which pass: see the top. */
+inline void
+decode_block(uint block, uint tiles, uint lag, uint *tile, bool *pass2)
+{
+    uint rest;
+
+    if (block < lag) {
+        *tile = block;
+        *pass2 = false;
+    } else if ((rest = block - lag) < 2 * (tiles - lag)) {
+        *tile = rest % 2 ? rest / 2 : lag + rest / 2;
+        *pass2 = rest % 2 != 0;
+    } else {
+        *tile = tiles - lag + (rest - 2 * (tiles - lag));
+        *pass2 = true;
+    }
+}
+
+/* Item 0's atomic addition to *counter, its old value seen by the whole group. */
+inline uint
+group_atomic_add(volatile __global uint *counter, uint value, __local uint *word)
+{
+    uint v;
+
+    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+    if (get_local_id(0) == 0 && get_local_id(1) == 0)
+        *word = atomic_add(counter, value);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    v = *word;
+    return v;
+}
+
+/* Global size (lx * 2 * tiles * chunks, ly), where tiles = col_tiles * batches. Every barrier is
+ * reached by every group in the same straight line, whatever its pass: work a group does not have
+ * is an empty row range or a flag, never a branch around a barrier (which some compilers, PoCL
+ * 3's among them, mishandle). */
+__kernel void
+bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global uint *sync,
+                  uint col_tiles, uint tiles, uint chunks, uint lag)
+{
+    __local uint word;
+    uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
+    uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
+    uint tile, chunk = ticket % chunks, b, j, done;
+    bool pass2, last;
+    __global real *totals = partials + (ulong)tiles * chunks * 2 * pw;
+    ulong r0, r1;
+    realv s1, s2;
+
+    decode_block(ticket / chunks, tiles, lag, &tile, &pass2);
+    b = tile / col_tiles;
+    j = tile % col_tiles * tw + pj;
+    /* Pass 2 goes through a tile's chunks backwards: the rows pass 1 read last come first. */
+    chunk_rows_of(pass2 ? chunks - 1 - chunk : chunk, n, chunk_rows, &r0, &r1);
+
+    /* Pass 1: the chunk's partials, published before the tile's count. */
+    chunk_sums(GRADIENT_INPUTS, j, b, r0, pass2 ? r0 : r1, &s1, &s2);
+    if (!pass2 && get_local_id(1) == 0) {
+        STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 0, pw, pj), s1);
+        STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 1, pw, pj), s2);
+    }
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    done = group_atomic_add(&sync[SYNC_TILES + tile], pass2 ? 0 : 1, &word);
+
+    /* The tile's last pass-1 group: totals, dgamma, dbeta, then the count past chunks. */
+    last = !pass2 && done == chunks - 1;
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    column_totals(partials, tile, chunks, pw, pj, last, last ? 2 : 0, lds, &s1, &s2);
+    if (last && get_local_id(1) == 0) {
+        STORE_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj, s1);
+        STORE_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj, s2);
+        if (j < c)
+            write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j, b, s1, s2);
+    }
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    group_atomic_add(&sync[SYNC_TILES + tile], last ? 1 : 0, &word);
+
+    /* Pass 2: once the tile's totals are out, dx of the chunk. */
+    if (pass2 && get_local_id(0) == 0 && get_local_id(1) == 0)
+        while (atomic_add(&sync[SYNC_TILES + tile], 0) <= chunks)
+            ;
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    if (pass2 && j < c)
+        write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
+                 LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
+                 LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
+
+    /* The launch's last group: no other group touches the counters any more. */
+    if (group_atomic_add(&sync[SYNC_FINISHED], 1, &word) == 2 * tiles * chunks - 1)
+        for (uint i = get_local_id(1) * get_local_size(0) + get_local_id(0); i < SYNC_TILES + tiles;
+             i += get_local_size(0) * get_local_size(1))
+            sync[i] = 0;
 }

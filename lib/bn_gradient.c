@@ -1,6 +1,6 @@
 /* mpscl_matrix_batch_normalization_gradient: MPSMatrixBatchNormalizationGradient. Validation of
  * the ten operands, then pass 1 (partial sums) and pass 2 (dx, dgamma, dbeta) of
- * cl/bn_gradient.cl. */
+ * cl/bn_gradient.cl: two launches, or both passes in one where the planner picks it. */
 #include "config.h"
 
 #include <stdint.h>
@@ -29,17 +29,37 @@ mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
 /* Operand order in ops[] and in the kernels' argument lists. */
 enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBETA, OP_COUNT };
 
-static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply"};
+enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED };
+static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
+                                           "bn_gradient_fused"};
 
-/* Arguments both passes share (GRADIENT_INPUT_ARGS), then pass 2's outputs. */
+/* The one launch's own arguments, after the outputs. */
+static void
+set_fused_args(mpscl__bn_kernel *k, const mpscl__bn_plan *p, cl_uint *idx, cl_int *err)
+{
+    cl_kernel h = k->kernels[KERNEL_FUSED];
+    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
+    cl_uint chunks = (cl_uint)p->chunks, lag = (cl_uint)p->lag;
+
+    mpscl__bn_arg(h, idx, sizeof k->sync, &k->sync, err);
+    mpscl__bn_arg(h, idx, sizeof col_tiles, &col_tiles, err);
+    mpscl__bn_arg(h, idx, sizeof tiles, &tiles, err);
+    mpscl__bn_arg(h, idx, sizeof chunks, &chunks, err);
+    mpscl__bn_arg(h, idx, sizeof lag, &lag, err);
+}
+
+/* Arguments every pass shares (GRADIENT_INPUT_ARGS), then the outputs of the kernels that write
+ * them: pass 2, or the one launch. */
 static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
     cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
     cl_uint first = (cl_uint)p->batch_first;
     cl_int err = CL_SUCCESS;
+    size_t from = p->fused ? KERNEL_FUSED : KERNEL_PARTIALS;
+    size_t to = p->fused ? KERNEL_FUSED : KERNEL_APPLY;
 
-    for (size_t kr = 0; kr < 2; kr++) {
+    for (size_t kr = from; kr <= to; kr++) {
         cl_kernel h = k->kernels[kr];
         cl_uint idx = 0;
         for (size_t i = OP_DY; i <= OP_BETA; i++)
@@ -54,9 +74,11 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
         mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
-        if (kr == 1)
+        if (kr != KERNEL_PARTIALS)
             for (size_t i = OP_DX; i <= OP_DBETA; i++)
                 mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
+        if (kr == KERNEL_FUSED)
+            set_fused_args(k, p, &idx, &err);
     }
     return err;
 }
@@ -153,7 +175,7 @@ mpscl_matrix_batch_normalization_gradient_encode(
         return s;
 
     pthread_mutex_lock(&k->lock);
-    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 2, &p, &wait, fn)) != MPSCL_SUCCESS)
+    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 3, &p, &wait, fn)) != MPSCL_SUCCESS)
         goto done;
     if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
         goto done;
@@ -161,8 +183,10 @@ mpscl_matrix_batch_normalization_gradient_encode(
         s = mpscl__fail_cl(err, "clSetKernelArg");
         goto done;
     }
-    if ((s = mpscl__bn_enqueue(k, cb, 0, &p, &wait)) == MPSCL_SUCCESS)
-        s = mpscl__bn_enqueue(k, cb, 1, &p, &wait);
+    if (p.fused)
+        s = mpscl__bn_enqueue(k, cb, KERNEL_FUSED, &p, &wait);
+    else if ((s = mpscl__bn_enqueue(k, cb, KERNEL_PARTIALS, &p, &wait)) == MPSCL_SUCCESS)
+        s = mpscl__bn_enqueue(k, cb, KERNEL_APPLY, &p, &wait);
 done:
     if (wait != NULL)
         mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");

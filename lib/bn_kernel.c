@@ -11,7 +11,7 @@
 
 #include "bn_kernel.h"
 
-/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64" forces launch parameters, for experiments and for
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=0,lag=2" forces launch parameters, for experiments and for
  * the tests that run every variant the planner can pick. Unknown keys and bad values are
  * ignored: tuning never changes results beyond the order of summation, and never fails. */
 static void
@@ -33,6 +33,10 @@ read_tune(mpscl__bn_tune *t)
                 t->lx = v;
             else if (strcmp(key, "chunks") == 0 && v > 0)
                 t->chunks = v;
+            else if (strcmp(key, "fused") == 0 && v <= 1)
+                t->fused = v + 1;
+            else if (strcmp(key, "lag") == 0 && v > 0)
+                t->lag = v;
             s += used;
         }
         s = strchr(s, ',');
@@ -85,6 +89,8 @@ mpscl__bn_kernel_unref(mpscl__bn_kernel *k)
             mpscl__check_cl(clReleaseKernel(k->kernels[i]), "clReleaseKernel");
     if (k->scratch != NULL)
         mpscl__check_cl(clReleaseMemObject(k->scratch), "clReleaseMemObject");
+    if (k->sync != NULL)
+        mpscl__check_cl(clReleaseMemObject(k->sync), "clReleaseMemObject");
     if (k->scratch_queue != NULL)
         mpscl__check_cl(clReleaseCommandQueue(k->scratch_queue), "clReleaseCommandQueue");
     free(k->label);

@@ -11,9 +11,10 @@ enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESU
 
 #define MPSCL__BN_MAX_KERNELS 3
 
-/* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). */
+/* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
+ * 2 the one-launch gradient (bn_gradient.cl) on any device. */
 typedef struct mpscl__bn_tune {
-    size_t vw, wg, lx, chunks;
+    size_t vw, wg, lx, chunks, fused, lag;
 } mpscl__bn_tune;
 
 typedef struct mpscl__bn_kernel {
@@ -37,6 +38,8 @@ typedef struct mpscl__bn_kernel {
     size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */
     cl_mem scratch;                           /* partial sums, reused across encodes */
     size_t scratch_bytes;
+    cl_mem sync;                              /* the one-launch gradient's counters, kept zero */
+    size_t sync_words;
     cl_command_queue scratch_queue;           /* queue of the last encode that used scratch */
 } mpscl__bn_kernel;
 
@@ -56,6 +59,8 @@ typedef struct mpscl__bn_plan {
     size_t vw;                    /* columns per work-item: 4 when C is a multiple of 4, else 1 */
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
+    int fused;                    /* the one-launch gradient: */
+    size_t col_tiles, tiles, lag; /*   column tiles per matrix, in all, ticket interleave */
     mpscl_data_type type;         /* of the matrices */
     mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
 } mpscl__bn_plan;
@@ -115,7 +120,8 @@ size_t mpscl__bn_local_bytes(const mpscl__bn_plan *p);
 /* Kernel argument helpers: set args at *idx and advance it; the first failure sticks in *err. */
 void mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err);
 void mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err);
-/* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it). */
+/* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
+ * the two-launch grid, or the one-launch gradient's when p->fused. */
 mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
                                const mpscl__bn_plan *p, cl_event *wait);
 /* Retains k and every given operand into cb until it completes. */

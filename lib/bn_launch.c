@@ -2,6 +2,7 @@
  * programs and kernels, scratch, kernel arguments and enqueueing. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,78 @@ isqrt(size_t v)
     return r;
 }
 
+/* Devices known to order stores, global fences and atomics between the work-groups of one launch
+ * as the one-launch gradient needs (bn_gradient.cl), by PCI vendor and device type: measured
+ * there, correct and faster. Elsewhere the portable two launches (MPSCL_TUNE=fused=1 forces the
+ * one launch, for the tests). */
+static const struct {
+    cl_uint vendor_id;
+    cl_device_type type;
+} one_launch_devices[] = {
+    {0x10de, CL_DEVICE_TYPE_GPU},   /* NVIDIA */
+};
+
+static int
+uses_one_launch(const mpscl__bn_kernel *k)
+{
+    if (!k->is_gradient || k->tune.fused == 1)
+        return 0;
+    if (k->tune.fused == 2)
+        return 1;
+    for (size_t i = 0; i < sizeof one_launch_devices / sizeof one_launch_devices[0]; i++)
+        if (k->device->vendor_id == one_launch_devices[i].vendor_id &&
+            (k->device->type & one_launch_devices[i].type) != 0)
+            return 1;
+    return 0;
+}
+
+/* The one-launch gradient: column tiles of one group's width (lx VW columns) per matrix, chunks
+ * of about 32 rows per work-item (no more than 128: the precision bound of the two launches),
+ * and a ticket interleave (lag) that keeps the rows between a tile's two passes within half of
+ * the device's cache (at least one tile: the reuse is partial beyond that, the result the same). */
+static void
+plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+{
+    size_t items = (p->c + p->vw - 1) / p->vw, tw = p->lx * p->vw;
+    size_t chunks = (p->n + p->ly * 32 - 1) / (p->ly * 32), most = (p->n + p->ly - 1) / p->ly;
+    size_t es = mpscl_data_type_size(p->type);
+    size_t cache = k->device->cache_bytes != 0 ? (size_t)k->device->cache_bytes : (4u << 20);
+    size_t tile_bytes = p->n * tw * es * 2, lag;
+
+    if (k->tune.chunks != 0)
+        chunks = k->tune.chunks;
+    if (chunks > most)
+        chunks = most;
+    if (chunks > 1024)
+        chunks = 1024;
+    if (chunks == 0)
+        chunks = 1;
+    p->chunk_rows = (p->n + chunks - 1) / chunks;
+    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    p->col_tiles = (items + p->lx - 1) / p->lx;
+    p->tiles = p->col_tiles * p->batches;
+    if (2 * p->tiles * p->chunks > UINT32_MAX)
+        return;     /* tickets are uint: the two launches */
+    lag = k->tune.lag != 0 ? k->tune.lag : cache / 2 / tile_bytes;
+    if (lag < 1)
+        lag = 1;
+    p->lag = lag < p->tiles ? lag : p->tiles;
+    p->fused = 1;
+}
+
+/* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches;
+ * [tile][chunk][slot][pw] partials and [tile][slot][pw] totals for the one launch (pw: the tile
+ * width rounded up to 32, as bn_gradient_fused lays them out). */
+static size_t
+scratch_reals(const mpscl__bn_plan *p)
+{
+    size_t pw = (p->lx * p->vw + 31) / 32 * 32;
+
+    if (p->fused)
+        return p->tiles * (p->chunks + 1) * 2 * pw;
+    return p->batches * p->chunks * 2 * p->c;
+}
+
 /* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, or 32 of 1
  * when C is not a multiple of 4: whole cache lines, coalesced), the rest rows.
  * Row chunks, in order of precedence:
@@ -178,6 +251,8 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->ly = ly;
     p->chunk_rows = (p->n + chunks - 1) / chunks;
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    if (uses_one_launch(k))
+        plan_one_launch(k, p);
 }
 
 /* ---- programs, kernels, scratch ---- */
@@ -216,16 +291,43 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
     return MPSCL_SUCCESS;
 }
 
+/* Counters of the one-launch gradient, zero at creation (from a zeroed host copy: no command, so
+ * no ordering); each launch leaves them zero. */
+static cl_int
+prepare_sync(mpscl__bn_kernel *k, size_t words)
+{
+    cl_uint *zeros;
+    cl_mem m;
+    cl_int err;
+
+    if (words <= k->sync_words)
+        return CL_SUCCESS;
+    if ((zeros = calloc(words, sizeof *zeros)) == NULL)
+        return CL_OUT_OF_HOST_MEMORY;
+    m = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                       words * sizeof *zeros, zeros, &err);
+    free(zeros);
+    if (err != CL_SUCCESS)
+        return err;
+    if (k->sync != NULL)
+        mpscl__check_cl(clReleaseMemObject(k->sync), "clReleaseMemObject");
+    k->sync = m;
+    k->sync_words = words;
+    return CL_SUCCESS;
+}
+
 /* Scratch big enough for the plan, usable on cb's queue once *wait (if set) completes. */
 static mpscl_status
 prepare_scratch(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
                 cl_event *wait)
 {
     cl_command_queue q = mpscl_command_buffer_cl_queue(cb);
-    size_t bytes = p->batches * p->chunks * 2 * p->c * mpscl__bn_real_size(p);
+    size_t bytes = scratch_reals(p) * mpscl__bn_real_size(p);
     cl_int err;
 
     *wait = NULL;
+    if (p->fused && (err = prepare_sync(k, 2 + p->tiles)) != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clCreateBuffer(counters)");
     if (bytes > k->scratch_bytes) {
         /* The old buffer is freed by OpenCL only after the commands using it finish; the new one
          * has no earlier user, so no ordering is needed. */
@@ -336,9 +438,15 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     size_t global[3] = {(items + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
     size_t local[3] = {p->lx, p->ly, 1};
     cl_event ev = NULL;
-    cl_int err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL,
-                                        global, local, *wait != NULL ? 1 : 0,
-                                        *wait != NULL ? wait : NULL, &ev);
+    cl_int err;
+
+    if (p->fused) {
+        global[0] = p->lx * 2 * p->tiles * p->chunks;
+        global[1] = p->ly;
+        global[2] = 1;
+    }
+    err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL, global,
+                                 local, *wait != NULL ? 1 : 0, *wait != NULL ? wait : NULL, &ev);
 
     if (*wait != NULL) {
         mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");

@@ -169,7 +169,11 @@ device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_d
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group_size,
                                &d->max_work_group_size, NULL)) != CL_SUCCESS ||
         (err = clGetDeviceInfo(id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof d->local_mem_size,
-                               &d->local_mem_size, NULL)) != CL_SUCCESS) {
+                               &d->local_mem_size, NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_VENDOR_ID, sizeof d->vendor_id, &d->vendor_id,
+                               NULL)) != CL_SUCCESS ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof d->cache_bytes,
+                               &d->cache_bytes, NULL)) != CL_SUCCESS) {
         free(d);
         return mpscl__fail_cl(err, "clGetDeviceInfo");
     }

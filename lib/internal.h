@@ -55,6 +55,8 @@ struct mpscl_device {
     cl_uint compute_units;
     size_t max_work_group_size;
     cl_ulong local_mem_size;
+    cl_uint vendor_id;              /* PCI vendor: picks the tuning table's row */
+    cl_ulong cache_bytes;           /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE (0: not reported) */
     int has_fp64;
     int retained_device;            /* wrapped user device: released with us */
     pthread_mutex_t lock;           /* guards programs, transfer_queue, programs_built/loaded */

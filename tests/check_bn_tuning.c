@@ -1,6 +1,8 @@
 /* Every launch variant the planner can pick, forced through MPSCL_TUNE, gives the reference's
  * answer and the same bits run after run: vector and scalar loads, small and large work-groups,
- * narrow column tiles, one chunk, many chunks (more than rows per item allow by default). */
+ * narrow column tiles, one chunk, many chunks (more than rows per item allow by default); the
+ * gradient in two launches and in one (bn_gradient_fused: every tile interleave from one tile
+ * at a time to all at once, tiles narrower than a cache line, one chunk per tile). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -18,6 +20,13 @@ static const char *const tunings[] = {
     "chunks=1",             /* the whole column in one group: long sequential sums */
     "chunks=7",             /* a ragged last chunk */
     "chunks=1000",          /* chunks capped by the rows: one row per item */
+    "fused=0",              /* two launches, where the device would get one */
+    "fused=1",              /* one launch, the planner's tiles, chunks and interleave */
+    "fused=1,lag=1",        /* one tile's pass 1 ahead of its pass 2 */
+    "fused=1,lag=1000",     /* every tile's pass 1 before any pass 2 */
+    "fused=1,chunks=7,lag=3",   /* ragged chunks, an interleave that does not divide the tiles */
+    "fused=1,wg=32,lx=2",   /* 8-column tiles: padded partials */
+    "fused=1,vw=1,chunks=1",    /* scalar loads, one chunk per tile */
 };
 
 static const char *const cases[] = {"C=1000", "C=65", "origins", "batch 4, origins",
