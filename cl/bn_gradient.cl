@@ -21,10 +21,12 @@
  * One launch (bn_gradient_fused), where the library's tuning allows it: the same two passes as
  * work-groups of one NDRange that take tickets in launch order from an atomic counter, so work
  * is ordered by ticket, not by group id. Columns go in tiles of lx VW columns (one group wide) per
- * matrix; a tile's pass-1 groups (one per chunk) come before its pass-2 groups, and the ticket
- * order interleaves tiles: pass 1 of tiles 0 .. lag-1, then pass 1 of tile t + lag beside pass 2
- * of tile t, so the rows pass 2 re-reads were read a moment before and come from the cache
- * (column-slab scheduling), not from DRAM. The last pass-1 group of a tile to finish (the
+ * matrix, tiles in slabs of `slab` adjacent tiles; a slab's pass-1 groups (one per chunk and
+ * tile, adjacent tiles of a chunk on consecutive tickets) come before its pass-2 groups, and the
+ * ticket order interleaves slabs: pass 1 of slabs 0 .. lag-1, then pass 1 of slab s + lag beside
+ * pass 2 of slab s, so the rows pass 2 re-reads were read a moment before and come from the cache
+ * (column-slab scheduling), not from DRAM. A slab is about as many groups as the device runs at
+ * once, and lag slabs of rows fit in its cache (the library's plan). The last pass-1 group of a tile to finish (the
  * tile's counter tells it) sums the tile's partials in the fixed order, writes dgamma, dbeta and
  * the tile's totals, and releases the tile's pass-2 groups, which wait on the counter.
  *   No deadlock without any occupancy assumption: a group waits only for groups with smaller
@@ -179,20 +181,20 @@ bn_gradient_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
 
 enum { SYNC_TICKET, SYNC_FINISHED, SYNC_TILES };
 
-/* Which tile a block of `chunks` consecutive tickets serves, and in which pass: see the top. */
+/* Which slab a block of consecutive tickets serves, and in which pass: see the top. */
 inline void
-decode_block(uint block, uint tiles, uint lag, uint *tile, bool *pass2)
+decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
 {
     uint rest;
 
     if (block < lag) {
-        *tile = block;
+        *slab = block;
         *pass2 = false;
-    } else if ((rest = block - lag) < 2 * (tiles - lag)) {
-        *tile = rest % 2 ? rest / 2 : lag + rest / 2;
+    } else if ((rest = block - lag) < 2 * (slabs - lag)) {
+        *slab = rest % 2 ? rest / 2 : lag + rest / 2;
         *pass2 = rest % 2 != 0;
     } else {
-        *tile = tiles - lag + (rest - 2 * (tiles - lag));
+        *slab = slabs - lag + (rest - 2 * (slabs - lag));
         *pass2 = true;
     }
 }
@@ -211,24 +213,26 @@ group_atomic_add(volatile __global uint *counter, uint value, __local uint *word
     return v;
 }
 
-/* Global size (lx * 2 * tiles * chunks, ly), where tiles = col_tiles * batches. Every barrier is
+/* Global size (lx * 2 * tiles * chunks, ly), where tiles = col_tiles * batches, a multiple of
+ * slab. Every barrier is
  * reached by every group in the same straight line, whatever its pass: work a group does not have
  * is an empty row range or a flag, never a branch around a barrier (which some compilers, PoCL
  * 3's among them, mishandle). */
 __kernel void
 bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global uint *sync,
-                  uint col_tiles, uint tiles, uint chunks, uint lag)
+                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
     uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
-    uint tile, chunk = ticket % chunks, b, j, done;
+    uint within = ticket % (slab * chunks), chunk = within / slab, tile, b, j, done;
     bool pass2, last;
     __global real *totals = partials + (ulong)tiles * chunks * 2 * pw;
     ulong r0, r1;
     realv s1, s2;
 
-    decode_block(ticket / chunks, tiles, lag, &tile, &pass2);
+    decode_block(ticket / (slab * chunks), tiles / slab, lag, &tile, &pass2);
+    tile = tile * slab + within % slab;
     b = tile / col_tiles;
     j = tile % col_tiles * tw + pj;
     /* Pass 2 goes through a tile's chunks backwards: the rows pass 1 read last come first. */

@@ -39,12 +39,13 @@ set_fused_args(mpscl__bn_kernel *k, const mpscl__bn_plan *p, cl_uint *idx, cl_in
 {
     cl_kernel h = k->kernels[KERNEL_FUSED];
     cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
-    cl_uint chunks = (cl_uint)p->chunks, lag = (cl_uint)p->lag;
+    cl_uint chunks = (cl_uint)p->chunks, slab = (cl_uint)p->slab, lag = (cl_uint)p->lag;
 
     mpscl__bn_arg(h, idx, sizeof k->sync, &k->sync, err);
     mpscl__bn_arg(h, idx, sizeof col_tiles, &col_tiles, err);
     mpscl__bn_arg(h, idx, sizeof tiles, &tiles, err);
     mpscl__bn_arg(h, idx, sizeof chunks, &chunks, err);
+    mpscl__bn_arg(h, idx, sizeof slab, &slab, err);
     mpscl__bn_arg(h, idx, sizeof lag, &lag, err);
 }
 

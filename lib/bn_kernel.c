@@ -11,15 +11,17 @@
 
 #include "bn_kernel.h"
 
-/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=0,lag=2" forces launch parameters, for experiments and for
- * the tests that run every variant the planner can pick. Unknown keys and bad values are
- * ignored: tuning never changes results beyond the order of summation, and never fails. */
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2" forces launch parameters, for
+ * experiments and for the tests that run every variant the planner can pick. Unknown keys and
+ * bad values are ignored: tuning never changes results beyond the order of summation, and never
+ * fails (a slab that does not divide the tiles is the largest divisor below it). */
 static void
 read_tune(mpscl__bn_tune *t)
 {
     const char *s = getenv("MPSCL_TUNE");
 
     memset(t, 0, sizeof *t);
+    t->print_plan = getenv("MPSCL_DEBUG") != NULL;
     while (s != NULL && *s != '\0') {
         char key[16];
         unsigned long v;
@@ -35,6 +37,8 @@ read_tune(mpscl__bn_tune *t)
                 t->chunks = v;
             else if (strcmp(key, "fused") == 0 && v <= 1)
                 t->fused = v + 1;
+            else if (strcmp(key, "slab") == 0 && v > 0)
+                t->slab = v;
             else if (strcmp(key, "lag") == 0 && v > 0)
                 t->lag = v;
             s += used;

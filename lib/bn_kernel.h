@@ -14,7 +14,8 @@ enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESU
 /* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
  * 2 the one-launch gradient (bn_gradient.cl) on any device. */
 typedef struct mpscl__bn_tune {
-    size_t vw, wg, lx, chunks, fused, lag;
+    size_t vw, wg, lx, chunks, fused, slab, lag;
+    int print_plan;             /* MPSCL_DEBUG set: each encode's plan goes to stderr */
 } mpscl__bn_tune;
 
 typedef struct mpscl__bn_kernel {
@@ -60,7 +61,8 @@ typedef struct mpscl__bn_plan {
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     int fused;                    /* the one-launch gradient: */
-    size_t col_tiles, tiles, lag; /*   column tiles per matrix, in all, ticket interleave */
+    size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
+    size_t slab, lag;             /*   tiles per slab, slabs of pass 1 ahead of pass 2 */
     mpscl_data_type type;         /* of the matrices */
     mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
 } mpscl__bn_plan;

@@ -131,44 +131,87 @@ isqrt(size_t v)
     return r;
 }
 
-/* Devices known to order stores, global fences and atomics between the work-groups of one launch
- * as the one-launch gradient needs (bn_gradient.cl), by PCI vendor and device type: measured
- * there, correct and faster. Elsewhere the portable two launches (MPSCL_TUNE=fused=1 forces the
- * one launch, for the tests). */
-static const struct {
+/* What the planner knows of a device beyond its queries, by PCI vendor, device type and a name
+ * substring (first match wins). one_launch_bytes: up to this many bytes of each input matrix
+ * region the gradient runs as one launch (bn_gradient_fused) rather than two: the device orders
+ * stores, global fences and atomics between the work-groups of one launch as that kernel needs,
+ * and it was measured there, correct and faster (one launch's latency instead of two; above the
+ * size the two launches' simpler grid streams better). 0: always two launches, the portable path
+ * (MPSCL_TUNE=fused=1 forces the one launch anywhere, for the tests). cache_bytes: the last-level
+ * cache where CL_DEVICE_GLOBAL_MEM_CACHE_SIZE reports another (NVIDIA reports L1: 4 MB on an
+ * H100, whose L2 is 50 MB); 0 keeps the query's. threads: resident work-items per compute unit.
+ * Measured on the H100 (docs/PERFORMANCE.md): 128x512 12 us in one launch against 20 in two,
+ * 1024x1024 18 against 23, even at 256x16384, slower from 32768x256 up. */
+typedef struct device_tuning {
     cl_uint vendor_id;
     cl_device_type type;
-} one_launch_devices[] = {
-    {0x10de, CL_DEVICE_TYPE_GPU},   /* NVIDIA */
+    const char *name;
+    size_t one_launch_bytes, cache_bytes, threads;
+} device_tuning;
+
+static const device_tuning tuning_table[] = {
+    {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048},
+    {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048},
+    {0x10de, CL_DEVICE_TYPE_GPU, "A100", 8u << 20, 40u << 20, 2048},
+    {0x10de, CL_DEVICE_TYPE_GPU, "", 4u << 20, 0, 1536},
 };
 
-static int
-uses_one_launch(const mpscl__bn_kernel *k)
+static const device_tuning *
+device_tuning_of(const mpscl_device *d)
 {
-    if (!k->is_gradient || k->tune.fused == 1)
-        return 0;
-    if (k->tune.fused == 2)
-        return 1;
-    for (size_t i = 0; i < sizeof one_launch_devices / sizeof one_launch_devices[0]; i++)
-        if (k->device->vendor_id == one_launch_devices[i].vendor_id &&
-            (k->device->type & one_launch_devices[i].type) != 0)
-            return 1;
-    return 0;
+    for (size_t i = 0; i < sizeof tuning_table / sizeof tuning_table[0]; i++)
+        if (d->vendor_id == tuning_table[i].vendor_id && (d->type & tuning_table[i].type) != 0 &&
+            strstr(d->name, tuning_table[i].name) != NULL)
+            return &tuning_table[i];
+    return NULL;
 }
 
-/* The one-launch gradient: column tiles of one group's width (lx VW columns) per matrix, chunks
- * of about 32 rows per work-item (no more than 128: the precision bound of the two launches),
- * and a ticket interleave (lag) that keeps the rows between a tile's two passes within half of
- * the device's cache (at least one tile: the reuse is partial beyond that, the result the same). */
+static int
+uses_one_launch(const mpscl__bn_kernel *k, const mpscl__bn_plan *p)
+{
+    const device_tuning *t = device_tuning_of(k->device);
+
+    if (!k->is_gradient || k->tune.fused == 1)
+        return 0;
+    return k->tune.fused == 2 ||
+           (t != NULL && p->n * p->c * p->batches * mpscl_data_type_size(p->type) <=
+                             t->one_launch_bytes);
+}
+
+static size_t
+largest_divisor_at_most(size_t v, size_t most)
+{
+    size_t d = most < v ? most : v;
+
+    while (d > 1 && v % d != 0)
+        d--;
+    return d;
+}
+
+/* The one-launch gradient: column tiles of one group's width (lx VW columns) per matrix. A slab of
+ * tiles and chunks is about the groups the device runs at once (resident): fewer, and several
+ * slabs' rows compete for the cache; chunks of at least 4 rows per item (and at most 128: the
+ * two launches' precision bound). Slabs of rows in a third of the cache, and as many slabs of
+ * pass 1 ahead of pass 2 (lag) as fit there too: a third for pass 1's slab, a third for the
+ * slab pass 2 re-reads, a third for what else is about. */
 static void
 plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 {
-    size_t items = (p->c + p->vw - 1) / p->vw, tw = p->lx * p->vw;
-    size_t chunks = (p->n + p->ly * 32 - 1) / (p->ly * 32), most = (p->n + p->ly - 1) / p->ly;
-    size_t es = mpscl_data_type_size(p->type);
-    size_t cache = k->device->cache_bytes != 0 ? (size_t)k->device->cache_bytes : (4u << 20);
-    size_t tile_bytes = p->n * tw * es * 2, lag;
+    const device_tuning *t = device_tuning_of(k->device);
+    size_t items = (p->c + p->vw - 1) / p->vw, tw = p->lx * p->vw, wg = p->lx * p->ly;
+    size_t threads = t != NULL ? t->threads : 1024;
+    size_t resident = k->device->compute_units * (threads / wg > 0 ? threads / wg : 1);
+    size_t cache = t != NULL && t->cache_bytes != 0 ? t->cache_bytes
+                   : k->device->cache_bytes != 0    ? (size_t)k->device->cache_bytes
+                                                    : (4u << 20);
+    size_t tile_bytes = p->n * tw * mpscl_data_type_size(p->type) * 2;
+    size_t chunks = p->n / (p->ly * 4), precise = (p->n + p->ly * 128 - 1) / (p->ly * 128);
+    size_t most = (p->n + p->ly - 1) / p->ly, slab, lag;
 
+    if (chunks > resident)
+        chunks = resident;
+    if (chunks < precise)
+        chunks = precise;
     if (k->tune.chunks != 0)
         chunks = k->tune.chunks;
     if (chunks > most)
@@ -183,10 +226,16 @@ plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->tiles = p->col_tiles * p->batches;
     if (2 * p->tiles * p->chunks > UINT32_MAX)
         return;     /* tickets are uint: the two launches */
-    lag = k->tune.lag != 0 ? k->tune.lag : cache / 2 / tile_bytes;
+    slab = (resident + p->chunks - 1) / p->chunks;
+    if (slab * tile_bytes > cache / 3)
+        slab = cache / 3 / tile_bytes;
+    if (k->tune.slab != 0)
+        slab = k->tune.slab;
+    p->slab = largest_divisor_at_most(p->tiles, slab > 0 ? slab : 1);
+    lag = k->tune.lag != 0 ? k->tune.lag : cache / 3 / (p->slab * tile_bytes);
     if (lag < 1)
         lag = 1;
-    p->lag = lag < p->tiles ? lag : p->tiles;
+    p->lag = lag < p->tiles / p->slab ? lag : p->tiles / p->slab;
     p->fused = 1;
 }
 
@@ -251,8 +300,13 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->ly = ly;
     p->chunk_rows = (p->n + chunks - 1) / chunks;
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
-    if (uses_one_launch(k))
+    if (uses_one_launch(k, p))
         plan_one_launch(k, p);
+    if (k->tune.print_plan)
+        fprintf(stderr, "mpscl: %s %zux%zu (x%zu): vw %zu, group %zux%zu, %zu chunks of %zu rows; "
+                "%s (tiles %zu, slab %zu, lag %zu)\n", k->is_gradient ? "gradient" : "forward",
+                p->n, p->c, p->batches, p->vw, p->lx, p->ly, p->chunks, p->chunk_rows,
+                p->fused ? "one launch" : "two launches", p->tiles, p->slab, p->lag);
 }
 
 /* ---- programs, kernels, scratch ---- */

@@ -1,8 +1,9 @@
 /* Every launch variant the planner can pick, forced through MPSCL_TUNE, gives the reference's
  * answer and the same bits run after run: vector and scalar loads, small and large work-groups,
  * narrow column tiles, one chunk, many chunks (more than rows per item allow by default); the
- * gradient in two launches and in one (bn_gradient_fused: every tile interleave from one tile
- * at a time to all at once, tiles narrower than a cache line, one chunk per tile). */
+ * gradient in two launches and in one (bn_gradient_fused: slabs of one tile to all of them,
+ * interleaves from one slab at a time to all at once, tiles narrower than a cache line, one
+ * chunk per tile). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -25,6 +26,8 @@ static const char *const tunings[] = {
     "fused=1,lag=1",        /* one tile's pass 1 ahead of its pass 2 */
     "fused=1,lag=1000",     /* every tile's pass 1 before any pass 2 */
     "fused=1,chunks=7,lag=3",   /* ragged chunks, an interleave that does not divide the tiles */
+    "fused=1,slab=2,lag=2",     /* slabs of two tiles (one where the tiles are odd) */
+    "fused=1,slab=1000",        /* every tile in one slab */
     "fused=1,wg=32,lx=2",   /* 8-column tiles: padded partials */
     "fused=1,vw=1,chunks=1",    /* scalar loads, one chunk per tile */
 };
