@@ -51,25 +51,24 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     cl_int err = CL_SUCCESS;
 
     for (size_t kr = stats ? K_SUM : K_APPLY; kr <= K_APPLY; kr++) {
-        cl_kernel h = k->kernels[kr];
-        cl_uint idx = 0;
+        mpscl__bn_args a = {k, kr, 0, &err};
         /* FORWARD_INPUT_ARGS */
-        mpscl__bn_arg_operand(h, &idx, &ops[OP_X], &err);
-        mpscl__bn_arg(h, &idx, sizeof n, &n, &err);
-        mpscl__bn_arg(h, &idx, sizeof c, &c, &err);
-        mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
-        mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
-        mpscl__bn_arg(h, &idx, mpscl__bn_local_bytes(p), NULL, &err);
+        mpscl__bn_arg_operand(&a, &ops[OP_X]);
+        mpscl__bn_arg(&a, sizeof n, &n);
+        mpscl__bn_arg(&a, sizeof c, &c);
+        mpscl__bn_arg(&a, sizeof rows, &rows);
+        mpscl__bn_arg(&a, sizeof first, &first);
+        mpscl__bn_arg_buffer(&a, k->scratch);
+        mpscl__bn_arg(&a, mpscl__bn_local_bytes(p), NULL);
         if (kr != K_APPLY)
             continue;
         for (size_t i = OP_MEAN; i <= OP_Y; i++)
-            mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
-        mpscl__bn_arg(h, &idx, sizeof k->epsilon, &k->epsilon, &err);
-        mpscl__bn_arg(h, &idx, sizeof stats, &stats, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
+            mpscl__bn_arg_operand(&a, &ops[i]);
+        mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
+        mpscl__bn_arg(&a, sizeof stats, &stats);
+        mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
+        mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
+        mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
     }
     return err;
 }

@@ -35,18 +35,17 @@ static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_
 
 /* The one launch's own arguments, after the outputs. */
 static void
-set_fused_args(mpscl__bn_kernel *k, const mpscl__bn_plan *p, cl_uint *idx, cl_int *err)
+set_fused_args(mpscl__bn_args *a, const mpscl__bn_kernel *k, const mpscl__bn_plan *p)
 {
-    cl_kernel h = k->kernels[KERNEL_FUSED];
     cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
     cl_uint chunks = (cl_uint)p->chunks, slab = (cl_uint)p->slab, lag = (cl_uint)p->lag;
 
-    mpscl__bn_arg(h, idx, sizeof k->sync, &k->sync, err);
-    mpscl__bn_arg(h, idx, sizeof col_tiles, &col_tiles, err);
-    mpscl__bn_arg(h, idx, sizeof tiles, &tiles, err);
-    mpscl__bn_arg(h, idx, sizeof chunks, &chunks, err);
-    mpscl__bn_arg(h, idx, sizeof slab, &slab, err);
-    mpscl__bn_arg(h, idx, sizeof lag, &lag, err);
+    mpscl__bn_arg_buffer(a, k->sync);
+    mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
+    mpscl__bn_arg(a, sizeof tiles, &tiles);
+    mpscl__bn_arg(a, sizeof chunks, &chunks);
+    mpscl__bn_arg(a, sizeof slab, &slab);
+    mpscl__bn_arg(a, sizeof lag, &lag);
 }
 
 /* Arguments every pass shares (GRADIENT_INPUT_ARGS), then the outputs of the kernels that write
@@ -61,25 +60,24 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     size_t to = p->fused ? KERNEL_FUSED : KERNEL_APPLY;
 
     for (size_t kr = from; kr <= to; kr++) {
-        cl_kernel h = k->kernels[kr];
-        cl_uint idx = 0;
+        mpscl__bn_args a = {k, kr, 0, &err};
         for (size_t i = OP_DY; i <= OP_BETA; i++)
-            mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
-        mpscl__bn_arg(h, &idx, sizeof k->epsilon, &k->epsilon, &err);
-        mpscl__bn_arg(h, &idx, sizeof n, &n, &err);
-        mpscl__bn_arg(h, &idx, sizeof c, &c, &err);
-        mpscl__bn_arg(h, &idx, sizeof rows, &rows, &err);
-        mpscl__bn_arg(h, &idx, sizeof first, &first, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->scratch, &k->scratch, &err);
-        mpscl__bn_arg(h, &idx, mpscl__bn_local_bytes(p), NULL, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_a, &k->neuron_a, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_b, &k->neuron_b, &err);
-        mpscl__bn_arg(h, &idx, sizeof k->neuron_c, &k->neuron_c, &err);
+            mpscl__bn_arg_operand(&a, &ops[i]);
+        mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
+        mpscl__bn_arg(&a, sizeof n, &n);
+        mpscl__bn_arg(&a, sizeof c, &c);
+        mpscl__bn_arg(&a, sizeof rows, &rows);
+        mpscl__bn_arg(&a, sizeof first, &first);
+        mpscl__bn_arg_buffer(&a, k->scratch);
+        mpscl__bn_arg(&a, mpscl__bn_local_bytes(p), NULL);
+        mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
+        mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
+        mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
         if (kr != KERNEL_PARTIALS)
             for (size_t i = OP_DX; i <= OP_DBETA; i++)
-                mpscl__bn_arg_operand(h, &idx, &ops[i], &err);
+                mpscl__bn_arg_operand(&a, &ops[i]);
         if (kr == KERNEL_FUSED)
-            set_fused_args(k, p, &idx, &err);
+            set_fused_args(&a, k, p);
     }
     return err;
 }

@@ -10,6 +10,15 @@
 enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
 
 #define MPSCL__BN_MAX_KERNELS 3
+#define MPSCL__BN_MAX_ARGS 64
+
+/* A scalar kernel argument as last set (clSetKernelArg costs about half a microsecond on some
+ * drivers, and most arguments repeat from one encode to the next). */
+typedef struct mpscl__bn_arg_value {
+    size_t size;              /* 0: not known to be set */
+    int local;                /* a __local size, no value */
+    unsigned char value[8];
+} mpscl__bn_arg_value;
 
 /* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
  * 2 the one-launch gradient (bn_gradient.cl) on any device. */
@@ -36,6 +45,7 @@ typedef struct mpscl__bn_kernel {
     pthread_mutex_t lock;
     cl_program program;                       /* the program kernels[] were created from */
     cl_kernel kernels[MPSCL__BN_MAX_KERNELS];
+    mpscl__bn_arg_value args[MPSCL__BN_MAX_KERNELS][MPSCL__BN_MAX_ARGS];  /* of kernels[] */
     size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */
     cl_mem scratch;                           /* partial sums, reused across encodes */
     size_t scratch_bytes;
@@ -119,9 +129,21 @@ mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
 size_t mpscl__bn_real_size(const mpscl__bn_plan *p);
 /* Bytes of the local reduction buffer: two values of VW reals per work-item. */
 size_t mpscl__bn_local_bytes(const mpscl__bn_plan *p);
-/* Kernel argument helpers: set args at *idx and advance it; the first failure sticks in *err. */
-void mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err);
-void mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err);
+/* Kernel argument setting, argument by argument in order: {k, index in kernels[], 0, &err}; the
+ * first failure sticks in *err. Scalars (and __local sizes: value NULL) are set only when they
+ * differ from what the kernel holds; buffers always are, since a released buffer's handle may
+ * come back as another buffer's, and the kernel object holds no reference to keep it. */
+typedef struct mpscl__bn_args {
+    mpscl__bn_kernel *k;
+    size_t kernel;
+    cl_uint idx;
+    cl_int *err;
+} mpscl__bn_args;
+void mpscl__bn_arg(mpscl__bn_args *a, size_t size, const void *value);
+void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
+/* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
+ * buffer for an operand not given. */
+void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);
 /* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
  * the two-launch grid, or the one-launch gradient's when p->fused. */
 mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,

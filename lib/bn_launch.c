@@ -339,6 +339,7 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
             mpscl__check_cl(clReleaseKernel(k->kernels[i]), "clReleaseKernel");
         k->kernels[i] = made[i];
     }
+    memset(k->args, 0, sizeof k->args);
     k->program = prog;
     k->kernel_wg_max = wg_min;
     (void)fn;
@@ -463,25 +464,51 @@ mpscl__bn_local_bytes(const mpscl__bn_plan *p)
 
 /* ---- arguments and enqueueing ---- */
 
-void
-mpscl__bn_arg(cl_kernel kr, cl_uint *idx, size_t size, const void *value, cl_int *err)
+static cl_int
+set_arg(mpscl__bn_args *a, size_t size, const void *value)
 {
-    cl_int e = clSetKernelArg(kr, *idx, size, value);
-    if (*err == CL_SUCCESS)
-        *err = e;
-    (*idx)++;
+    cl_int e = clSetKernelArg(a->k->kernels[a->kernel], a->idx, size, value);
+
+    if (*a->err == CL_SUCCESS)
+        *a->err = e;
+    return e;
 }
 
 void
-mpscl__bn_arg_operand(cl_kernel kr, cl_uint *idx, const mpscl__bn_operand *a, cl_int *err)
+mpscl__bn_arg(mpscl__bn_args *a, size_t size, const void *value)
 {
-    cl_mem buf = a->m != NULL ? a->m->buffer : a->v != NULL ? a->v->buffer : NULL;
+    mpscl__bn_arg_value *held = a->idx < MPSCL__BN_MAX_ARGS ? &a->k->args[a->kernel][a->idx] : NULL;
 
-    mpscl__bn_arg(kr, idx, sizeof buf, buf != NULL ? (const void *)&buf : NULL, err);
-    mpscl__bn_arg(kr, idx, sizeof a->off, &a->off, err);
-    if (a->m != NULL)
-        mpscl__bn_arg(kr, idx, sizeof a->rs, &a->rs, err);
-    mpscl__bn_arg(kr, idx, sizeof a->ms, &a->ms, err);
+    if (held == NULL || size > sizeof held->value) {
+        set_arg(a, size, value);
+    } else if (held->size != size || held->local != (value == NULL) ||
+               (value != NULL && memcmp(held->value, value, size) != 0)) {
+        /* Only what the kernel surely holds is remembered. */
+        held->size = set_arg(a, size, value) == CL_SUCCESS ? size : 0;
+        held->local = value == NULL;
+        if (value != NULL)
+            memcpy(held->value, value, size);
+    }
+    a->idx++;
+}
+
+void
+mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer)
+{
+    set_arg(a, sizeof buffer, buffer != NULL ? (const void *)&buffer : NULL);
+    if (a->idx < MPSCL__BN_MAX_ARGS)
+        a->k->args[a->kernel][a->idx].size = 0;
+    a->idx++;
+}
+
+void
+mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
+{
+    mpscl__bn_arg_buffer(a, op->m != NULL ? op->m->buffer : op->v != NULL ? op->v->buffer : NULL);
+    mpscl__bn_arg(a, sizeof op->off, &op->off);
+    if (op->m != NULL)
+        mpscl__bn_arg(a, sizeof op->rs, &op->rs);
+    mpscl__bn_arg(a, sizeof op->ms, &op->ms);
 }
 
 mpscl_status
