@@ -4,18 +4,31 @@
  * chunks x local rows (power of two), dim 2 = matrix of the batch.
  *
  * With compute_statistics the statistics are a two-pass tree reduction, never E[x^2] - E[x]^2:
- *   bn_forward_sum:    [chunk][slot 0] = sum of x over the chunk (fixed tree over local rows);
- *   bn_forward_sqdev:  mean = (fixed-order sum of slot 0) / N; [chunk][slot 1] = sum (x - mean)^2;
- *   bn_forward_apply:  mean and var = slot totals / N (biased), rounded to their vectors' types
- *                      and written by the chunk-0 group; then y, chunks in reverse order (the
- *                      cache holds the rows sqdev read last). Without compute_statistics only
- *                      bn_forward_apply runs and reads mean and var from their vectors.
+ *   bn_forward_sum:    [chunk][slot 0] = sum of (x - p) over the chunk (fixed tree over local
+ *                      rows), p the column's first element where finite (else 0): a shifted sum,
+ *                      whose terms are as small as the spread, not the offset, of the column;
+ *   bn_forward_sqdev:  [chunk][slot 1] = sum ((x - p) - m)^2, m = (fixed-order sum of slot 0) / N:
+ *                      deviations about the mean p + m as the pair, never rounded to one number
+ *                      (near a large offset a real is too coarse for the mean: its rounding
+ *                      would add its square to the variance);
+ *   bn_forward_apply:  mean = p + m and var = slot 1's total / N (biased), rounded to their
+ *                      vectors' types and written by the chunk-0 group; then y, chunks in
+ *                      reverse order (the cache holds the rows sqdev read last). Without
+ *                      compute_statistics only bn_forward_apply runs and reads mean and var
+ *                      from their vectors.
  * Only apply writes user memory, so y may alias x exactly (same item reads, then writes). */
 
 #define FORWARD_INPUT_ARGS                                                                    \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
     uint n, uint c, uint chunk_rows, uint batch_first,                                        \
     __global real *partials, __local realv *lds
+
+/* The mean of columns j .. j+VW-1 (xb: their first element) from the total of the shifted sums. */
+inline realv
+shifted_mean(__global const data_t *xb, realv total, uint n)
+{
+    return FINITE_OR_ZERO(LOADV(xb, 0)) + total / (real)n;
+}
 
 __kernel void
 bn_forward_sum(FORWARD_INPUT_ARGS)
@@ -27,13 +40,14 @@ bn_forward_sum(FORWARD_INPUT_ARGS)
     chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
         __global const data_t *xb = x + x_off + vb * x_ms + j;
+        realv p = FINITE_OR_ZERO(LOADV(xb, 0));
         ulong step = get_local_size(1), i = r0 + get_local_id(1);
         for (; i + step < r1; i += 2 * step) {
-            s += LOADV(xb, i * x_rs);
-            t += LOADV(xb, (i + step) * x_rs);
+            s += LOADV(xb, i * x_rs) - p;
+            t += LOADV(xb, (i + step) * x_rs) - p;
         }
         if (i < r1)
-            s += LOADV(xb, i * x_rs);
+            s += LOADV(xb, i * x_rs) - p;
     }
     reduce2_rows(lds, &s, &t);
     if (get_local_id(1) == 0 && j < c)
@@ -52,16 +66,17 @@ bn_forward_sqdev(FORWARD_INPUT_ARGS)
     column_totals(partials, b, get_num_groups(1), c, j, j < c, 1, lds, &total, &unused);
     chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
-        realv mu = total / (real)n;
         __global const data_t *xb = x + x_off + vb * x_ms + j;
+        realv p = FINITE_OR_ZERO(LOADV(xb, 0)), shifted_mu = total / (real)n;
         ulong step = get_local_size(1), i = r0 + get_local_id(1);
         for (; i + step < r1; i += 2 * step) {
-            realv d0 = LOADV(xb, i * x_rs) - mu, d1 = LOADV(xb, (i + step) * x_rs) - mu;
+            realv d0 = (LOADV(xb, i * x_rs) - p) - shifted_mu;
+            realv d1 = (LOADV(xb, (i + step) * x_rs) - p) - shifted_mu;
             s += d0 * d0;
             t += d1 * d1;
         }
         if (i < r1) {
-            realv d = LOADV(xb, i * x_rs) - mu;
+            realv d = (LOADV(xb, i * x_rs) - p) - shifted_mu;
             s += d * d;
         }
     }
@@ -92,7 +107,7 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
         return;
     realv mu, v;
     if (compute_statistics) {
-        mu = ROUNDV_KIND(MEAN_KIND, sum / (real)n);
+        mu = ROUNDV_KIND(MEAN_KIND, shifted_mean(x + x_off + vb * x_ms + j, sum, n));
         v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
         if (chunk == 0 && get_local_id(1) == 0) {
             STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);

@@ -15,8 +15,17 @@
 #include "tests/ref.h"
 #include "tools/tool_util.h"
 
-#define TOLERANCE 1e-6
 #define RUNS 5
+
+/* Norm-wise relative error allowed: 1e-6 (tests/bn_cases.c derives it) up to 256k rows. Past
+ * that, dgamma = sum dz xhat of the demo's random data is a sum of sqrt(N)-sized result from
+ * N-sized terms: its rounding error relative to the result grows like sqrt(N) (2M rows: 1.1e-6
+ * observed with every launch plan), so the allowance grows with it. */
+static double
+tolerance(size_t rows)
+{
+    return 1e-6 * (rows > 262144 ? sqrt((double)rows / 262144.0) : 1.0);
+}
 
 typedef struct demo {
     size_t rows, cols;
@@ -262,9 +271,9 @@ main(int argc, char **argv)
     printf("gradient:                     %9.3f ms  %7.1f GB/s  (median of %d, end to end)\n",
            tg * 1e3, 5.0 * mb / tg * 1e-9, RUNS);
     worst = compare(&d);
-    printf("worst relative error %.3g (tolerance %.0e): %s\n", worst, TOLERANCE,
-           worst <= TOLERANCE ? "OK" : "MISMATCH");
-    rc = worst <= TOLERANCE ? 0 : 1;
+    printf("worst relative error %.3g (tolerance %.1e): %s\n", worst, tolerance(d.rows),
+           worst <= tolerance(d.rows) ? "OK" : "MISMATCH");
+    rc = worst <= tolerance(d.rows) ? 0 : 1;
 done:
     teardown(&d);
     return rc;
