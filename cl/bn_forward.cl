@@ -7,6 +7,7 @@
  *   bn_forward_sum:    [chunk][slot 0] = sum of (x - p) over the chunk (fixed tree over local
  *                      rows), p the column's first element where finite (else 0): a shifted sum,
  *                      whose terms are as small as the spread, not the offset, of the column;
+ *                      the chunk-0 group keeps p in scratch (shift_index);
  *   bn_forward_sqdev:  [chunk][slot 1] = sum ((x - p) - m)^2, m = (fixed-order sum of slot 0) / N:
  *                      deviations about the mean p + m as the pair, never rounded to one number
  *                      (near a large offset a real is too coarse for the mean: its rounding
@@ -23,11 +24,13 @@
     uint n, uint c, uint chunk_rows, uint batch_first,                                        \
     __global real *partials, __local realv *lds
 
-/* The mean of columns j .. j+VW-1 (xb: their first element) from the total of the shifted sums. */
-inline realv
-shifted_mean(__global const data_t *xb, realv total, uint n)
+/* The shift of columns j .. j+VW-1 of matrix b: kept in scratch after the partials by
+ * bn_forward_sum, for bn_forward_apply, which must not read x's first row: in place, other items
+ * write it. */
+inline ulong
+shift_index(uint b, uint chunks, uint c, uint j)
 {
-    return FINITE_OR_ZERO(LOADV(xb, 0)) + total / (real)n;
+    return (ulong)get_global_size(2) * chunks * 2 * c + (ulong)b * c + j;
 }
 
 __kernel void
@@ -53,6 +56,9 @@ bn_forward_sum(FORWARD_INPUT_ARGS)
     if (get_local_id(1) == 0 && j < c)
         STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j),
                        s + t);
+    if (get_group_id(1) == 0 && get_local_id(1) == 0 && j < c)
+        STORE_PARTIALS(partials, shift_index(b, get_num_groups(1), c, j),
+                       FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0)));
 }
 
 __kernel void
@@ -107,7 +113,8 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
         return;
     realv mu, v;
     if (compute_statistics) {
-        mu = ROUNDV_KIND(MEAN_KIND, shifted_mean(x + x_off + vb * x_ms + j, sum, n));
+        mu = ROUNDV_KIND(MEAN_KIND, LOAD_PARTIALS(partials, shift_index(b, get_num_groups(1), c,
+                                                                          j)) + sum / (real)n);
         v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
         if (chunk == 0 && get_local_id(1) == 0) {
             STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);

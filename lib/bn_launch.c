@@ -245,7 +245,8 @@ plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->fused = 1;
 }
 
-/* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches;
+/* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches, then
+ * the forward's [batch][c] shifts;
  * [tile][chunk][slot][pw] partials and [tile][slot][pw] totals for the one launch (pw: the tile
  * width rounded up to 32, as bn_gradient_fused lays them out). */
 static size_t
@@ -255,7 +256,7 @@ scratch_reals(const mpscl__bn_plan *p)
 
     if (p->fused)
         return p->tiles * (p->chunks + 1) * 2 * pw;
-    return p->batches * p->chunks * 2 * p->c;
+    return p->batches * (p->chunks * 2 + 1) * p->c;
 }
 
 /* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, or 32 of 1

@@ -11,8 +11,12 @@
  *     and not, two column groups, one row, a batch of 2 from a batch_start of 1;
  *   - padded rows, and buffers of exactly the operands' extent (an over-read is out of bounds);
  *     outputs are never written before the kernels run (a read of one is uninitialised).
+ *   - the one-launch gradient (bn_gradient_fused, forced with MPSCL_TUNE=fused=1) on every shape,
+ *     fp32 and fp16: its work-groups exchange partial sums through global memory and atomics,
+ *     which a simulator that runs groups one after another sees as a plain sequence;
  * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks.
  * Exit status 0 when every call succeeded; prints the first failure otherwise. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,7 +283,16 @@ main(int argc, char **argv)
     for (size_t i = 0; i < sizeof neurons / sizeof neurons[0]; i++)
         run(&shapes[0], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, neurons[i].t,
             neurons[i].a, neurons[i].b, neurons[i].c);
-    printf("oclgrind_run: %s: %zu shapes x data types, %zu neurons: done\n",
+    /* Kernel objects read MPSCL_TUNE when they are created: run_one creates its own. */
+    setenv("MPSCL_TUNE", "fused=1", 1);
+    for (size_t s = 0; s < nshapes; s++) {
+        run(&shapes[s], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0);
+        if (mpscl_device_supports_data_type(dev, MPSCL_DATA_TYPE_FLOAT16))
+            run(&shapes[s], MPSCL_DATA_TYPE_FLOAT16, MPSCL_DATA_TYPE_FLOAT16, MPSCL_NEURON_GELU, 0,
+                0, 0);
+    }
+    unsetenv("MPSCL_TUNE");
+    printf("oclgrind_run: %s: %zu shapes x data types, %zu neurons, one launch: done\n",
            mpscl_device_name(dev), nshapes, sizeof neurons / sizeof neurons[0]);
     while (nkept > 0) {
         nkept--;
