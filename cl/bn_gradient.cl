@@ -199,6 +199,18 @@ decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
     }
 }
 
+/* a / b, and a % b in *r, with a < 2^24 (the planner keeps tickets there). The remainder goes
+ * through mul24 so that no compiler pairs the two into a division and a `freeze` of a (oclgrind's
+ * uninitialised-value checker stops at that instruction). */
+inline uint
+div_rem(uint a, uint b, uint *r)
+{
+    uint q = a / b;
+
+    *r = a - mul24(q, b);
+    return q;
+}
+
 /* Item 0's atomic addition to *counter, its old value seen by the whole group. */
 inline uint
 group_atomic_add(volatile __global uint *counter, uint value, __local uint *word)
@@ -208,7 +220,8 @@ group_atomic_add(volatile __global uint *counter, uint value, __local uint *word
     barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     if (get_local_id(0) == 0 && get_local_id(1) == 0)
         *word = atomic_add(counter, value);
-    barrier(CLK_LOCAL_MEM_FENCE);
+    /* Global too: the last group's items reset the counters item 0 just added to. */
+    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     v = *word;
     return v;
 }
@@ -225,16 +238,17 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
     uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
-    uint within = ticket % (slab * chunks), chunk = within / slab, tile, b, j, done;
+    uint within, block = div_rem(ticket, slab * chunks, &within), in_slab;
+    uint chunk = div_rem(within, slab, &in_slab), tile, col_tile, b, j, done;
     bool pass2, last;
     __global real *totals = partials + (ulong)tiles * chunks * 2 * pw;
     ulong r0, r1;
     realv s1, s2;
 
-    decode_block(ticket / (slab * chunks), tiles / slab, lag, &tile, &pass2);
-    tile = tile * slab + within % slab;
-    b = tile / col_tiles;
-    j = tile % col_tiles * tw + pj;
+    decode_block(block, tiles / slab, lag, &tile, &pass2);
+    tile = tile * slab + in_slab;
+    b = div_rem(tile, col_tiles, &col_tile);
+    j = col_tile * tw + pj;
     /* Pass 2 goes through a tile's chunks backwards: the rows pass 1 read last come first. */
     chunk_rows_of(pass2 ? chunks - 1 - chunk : chunk, n, chunk_rows, &r0, &r1);
 

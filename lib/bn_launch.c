@@ -230,8 +230,8 @@ plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
     p->col_tiles = (items + p->lx - 1) / p->lx;
     p->tiles = p->col_tiles * p->batches;
-    if (2 * p->tiles * p->chunks > UINT32_MAX)
-        return;     /* tickets are uint: the two launches */
+    if (2 * p->tiles * p->chunks >= (1u << 24))
+        return;     /* tickets past 2^24 (bn_gradient.cl's div_rem): the two launches */
     slab = (resident + p->chunks - 1) / p->chunks;
     if (slab * tile_bytes > cache / 3)
         slab = cache / 3 / tile_bytes;
