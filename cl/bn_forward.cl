@@ -17,12 +17,36 @@
  *                      reverse order (the cache holds the rows sqdev read last). Without
  *                      compute_statistics only bn_forward_apply runs and reads mean and var
  *                      from their vectors.
- * Only apply writes user memory, so y may alias x exactly (same item reads, then writes). */
+ * Only apply writes user memory, so y may alias x exactly (same item reads, then writes).
+ *
+ * One launch (bn_forward_fused, with compute_statistics, where the library's tuning picks it):
+ * the three passes as work-groups taking tickets in launch order, as bn_gradient_fused does
+ * (see there): tickets [0, T) sum, [T, 2T) squared deviations, [2T, 3T) apply, T = tiles x chunks,
+ * adjacent tiles of a chunk on consecutive tickets. A tile's counter orders it: each pass-1
+ * group adds 1 and the last finalises the shifted mean into the tile's stats (+1: chunks + 1);
+ * pass 2 waits for that, adds 1 per group, and its last finalises the variance, writes mean and
+ * variance, and leaves the rounded statistics apply uses in the stats (+1: 2 chunks + 2); apply
+ * waits for that. Scratch: [tile][chunk][slot][pw] partials, then [tile][2][pw] stats. Every
+ * read of x happens before any write of y to the same columns, so in place still holds. */
 
 #define FORWARD_INPUT_ARGS                                                                    \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
     uint n, uint c, uint chunk_rows, uint batch_first,                                        \
     __global real *partials, __local realv *lds
+
+#define FORWARD_INPUTS x, x_off, x_rs, x_ms, n, c, chunk_rows, batch_first, partials, lds
+
+#define FORWARD_OUTPUT_ARGS                                                                   \
+    __global mean_t *mean, ulong mean_off, ulong mean_vs,                                     \
+    __global var_t *var, ulong var_off, ulong var_vs,                                         \
+    __global const gamma_t *gamma, ulong gamma_off, ulong gamma_vs,                           \
+    __global const beta_t *beta, ulong beta_off, ulong beta_vs,                               \
+    __global data_t *y, ulong y_off, ulong y_rs, ulong y_ms,                                  \
+    float eps, uint compute_statistics, float na, float nb, float nc
+
+#define FORWARD_OUTPUTS                                                                       \
+    mean, mean_off, mean_vs, var, var_off, var_vs, gamma, gamma_off, gamma_vs, beta,          \
+    beta_off, beta_vs, y, y_off, y_rs, y_ms, eps, compute_statistics, na, nb, nc
 
 /* The shift of columns j .. j+VW-1 of matrix b: kept in scratch after the partials by
  * bn_forward_sum, for bn_forward_apply, which must not read x's first row: in place, other items
@@ -33,14 +57,14 @@ shift_index(uint b, uint chunks, uint c, uint j)
     return (ulong)get_global_size(2) * chunks * 2 * c + (ulong)b * c + j;
 }
 
-__kernel void
-bn_forward_sum(FORWARD_INPUT_ARGS)
+/* Sum of (x - p) over rows [r0, r1) of columns j .. j+VW-1 of matrix b (fixed tree over local
+ * rows), on every item; zeros past C. */
+inline realv
+chunk_shifted_sum(FORWARD_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1)
 {
-    uint j = get_global_id(0) * VW, b = get_global_id(2);
-    ulong vb = (ulong)batch_first + b, r0, r1;
+    ulong vb = (ulong)batch_first + b;
     realv s = R(0.0), t = R(0.0);
 
-    chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
     if (j < c) {
         __global const data_t *xb = x + x_off + vb * x_ms + j;
         realv p = FINITE_OR_ZERO(LOADV(xb, 0));
@@ -53,10 +77,46 @@ bn_forward_sum(FORWARD_INPUT_ARGS)
             s += LOADV(xb, i * x_rs) - p;
     }
     reduce2_rows(lds, &s, &t);
+    return s + t;
+}
+
+/* Sum of ((x - p) - m)^2 over rows [r0, r1), likewise. */
+inline realv
+chunk_sqdev(FORWARD_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv p, realv m)
+{
+    ulong vb = (ulong)batch_first + b;
+    realv s = R(0.0), t = R(0.0);
+
+    if (j < c) {
+        __global const data_t *xb = x + x_off + vb * x_ms + j;
+        ulong step = get_local_size(1), i = r0 + get_local_id(1);
+        for (; i + step < r1; i += 2 * step) {
+            realv d0 = (LOADV(xb, i * x_rs) - p) - m;
+            realv d1 = (LOADV(xb, (i + step) * x_rs) - p) - m;
+            s += d0 * d0;
+            t += d1 * d1;
+        }
+        if (i < r1) {
+            realv d = (LOADV(xb, i * x_rs) - p) - m;
+            s += d * d;
+        }
+    }
+    reduce2_rows(lds, &s, &t);
+    return s + t;
+}
+
+__kernel void
+bn_forward_sum(FORWARD_INPUT_ARGS)
+{
+    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = get_group_id(1);
+    ulong vb = (ulong)batch_first + b, r0, r1;
+    realv s;
+
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    s = chunk_shifted_sum(FORWARD_INPUTS, j, b, r0, r1);
     if (get_local_id(1) == 0 && j < c)
-        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 0, c, j),
-                       s + t);
-    if (get_group_id(1) == 0 && get_local_id(1) == 0 && j < c)
+        STORE_PARTIALS(partials, partial_index(b, chunk, get_num_groups(1), 0, c, j), s);
+    if (chunk == 0 && get_local_id(1) == 0 && j < c)
         STORE_PARTIALS(partials, shift_index(b, get_num_groups(1), c, j),
                        FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0)));
 }
@@ -64,46 +124,44 @@ bn_forward_sum(FORWARD_INPUT_ARGS)
 __kernel void
 bn_forward_sqdev(FORWARD_INPUT_ARGS)
 {
-    uint j = get_global_id(0) * VW, b = get_global_id(2);
+    uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = get_group_id(1);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    realv total, unused, s = R(0.0), t = R(0.0);
+    realv total, unused, p = R(0.0), s;
 
     /* Slot 1 is this kernel's output: read slot 0 only. */
     column_totals(partials, b, get_num_groups(1), c, j, j < c, 1, lds, &total, &unused);
-    chunk_rows_of(get_group_id(1), n, chunk_rows, &r0, &r1);
-    if (j < c) {
-        __global const data_t *xb = x + x_off + vb * x_ms + j;
-        realv p = FINITE_OR_ZERO(LOADV(xb, 0)), shifted_mu = total / (real)n;
-        ulong step = get_local_size(1), i = r0 + get_local_id(1);
-        for (; i + step < r1; i += 2 * step) {
-            realv d0 = (LOADV(xb, i * x_rs) - p) - shifted_mu;
-            realv d1 = (LOADV(xb, (i + step) * x_rs) - p) - shifted_mu;
-            s += d0 * d0;
-            t += d1 * d1;
-        }
-        if (i < r1) {
-            realv d = (LOADV(xb, i * x_rs) - p) - shifted_mu;
-            s += d * d;
-        }
-    }
-    reduce2_rows(lds, &s, &t);
+    if (j < c)
+        p = FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0));
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    s = chunk_sqdev(FORWARD_INPUTS, j, b, r0, r1, p, total / (real)n);
     if (get_local_id(1) == 0 && j < c)
-        STORE_PARTIALS(partials, partial_index(b, get_group_id(1), get_num_groups(1), 1, c, j),
-                       s + t);
+        STORE_PARTIALS(partials, partial_index(b, chunk, get_num_groups(1), 1, c, j), s);
+}
+
+/* y of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, with the statistics mu, v. */
+inline void
+write_y(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv mu,
+        realv v)
+{
+    ulong vb = (ulong)batch_first + b;
+    realv is = R(1.0) / sqrt(v + eps);
+    realv g = gamma ? LOADV_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : (realv)R(1.0);
+    realv bt = beta ? LOADV_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : (realv)R(0.0);
+    __global const data_t *xb = x + x_off + vb * x_ms + j;
+    __global data_t *yb = y + y_off + vb * y_ms + j;
+
+    for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
+        realv xh = (LOADV(xb, i * x_rs) - mu) * is;
+        STOREV(yb, i * y_rs, MAPV(neuron_f, g * xh + bt, na, nb, nc));
+    }
 }
 
 __kernel void
-bn_forward_apply(FORWARD_INPUT_ARGS,
-                 __global mean_t *mean, ulong mean_off, ulong mean_vs,
-                 __global var_t *var, ulong var_off, ulong var_vs,
-                 __global const gamma_t *gamma, ulong gamma_off, ulong gamma_vs,
-                 __global const beta_t *beta, ulong beta_off, ulong beta_vs,
-                 __global data_t *y, ulong y_off, ulong y_rs, ulong y_ms,
-                 float eps, uint compute_statistics, float na, float nb, float nc)
+bn_forward_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
 {
     uint j = get_global_id(0) * VW, b = get_global_id(2), chunk = apply_chunk();
     ulong vb = (ulong)batch_first + b, r0, r1;
-    realv sum, sqdev;
+    realv sum, sqdev, mu, v;
 
     /* Every item reaches the barrier inside, whatever the branch: no early return before it
      * (some compilers mishandle barriers in conditional code). */
@@ -111,7 +169,6 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
                   &sum, &sqdev);
     if (j >= c)
         return;
-    realv mu, v;
     if (compute_statistics) {
         mu = ROUNDV_KIND(MEAN_KIND, LOAD_PARTIALS(partials, shift_index(b, get_num_groups(1), c,
                                                                           j)) + sum / (real)n);
@@ -124,15 +181,77 @@ bn_forward_apply(FORWARD_INPUT_ARGS,
         mu = LOADV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
         v = LOADV_KIND(VAR_KIND, var, var_off + vb * var_vs + j);
     }
-    realv is = R(1.0) / sqrt(v + eps);
-    realv g = gamma ? LOADV_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : (realv)R(1.0);
-    realv bt = beta ? LOADV_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : (realv)R(0.0);
-    __global const data_t *xb = x + x_off + vb * x_ms + j;
-    __global data_t *yb = y + y_off + vb * y_ms + j;
-
     chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
-        realv xh = (LOADV(xb, i * x_rs) - mu) * is;
-        STOREV(yb, i * y_rs, MAPV(neuron_f, g * xh + bt, na, nb, nc));
+    write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, mu, v);
+}
+
+/* Global size (lx * 3 * tiles * chunks, ly), tiles = col_tiles * batches. Straight-line
+ * barriers, as in bn_gradient_fused. */
+__kernel void
+bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint *sync,
+                 uint col_tiles, uint tiles, uint chunks)
+{
+    __local uint word;
+    uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
+    uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
+    uint within, pass = div_rem(ticket, tiles * chunks, &within), tile;
+    uint chunk = div_rem(within, tiles, &tile), col_tile, b = div_rem(tile, col_tiles, &col_tile);
+    uint j = col_tile * tw + pj, done;
+    volatile __global uint *count = &sync[SYNC_TILES + tile];
+    __global real *stats = partials + (ulong)tiles * chunks * 2 * pw + (ulong)tile * 2 * pw + pj;
+    ulong vb = (ulong)batch_first + b, r0, r1;
+    realv s, t, p = R(0.0), mu, v;
+    bool last;
+
+    chunk_rows_of(pass == 2 ? chunks - 1 - chunk : chunk, n, chunk_rows, &r0, &r1);
+    /* Not in pass 3: its other groups may have overwritten x's first row already. */
+    if (j < c && pass < 2)
+        p = FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0));
+
+    /* Pass 1: shifted sums; the tile's last group keeps the shift and the total. */
+    s = chunk_shifted_sum(FORWARD_INPUTS, j, b, r0, pass == 0 ? r1 : r0);
+    if (pass == 0 && get_local_id(1) == 0)
+        STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 0, pw, pj), s);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    done = group_atomic_add(count, pass == 0, &word);
+    last = pass == 0 && done == chunks - 1;
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    column_totals(partials, tile, chunks, pw, pj, last, last, lds, &s, &t);
+    if (last && get_local_id(1) == 0) {
+        STORE_PARTIALS(stats, 0, p);
+        STORE_PARTIALS(stats, pw, s);
     }
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    group_atomic_add(count, last, &word);
+
+    /* Pass 2: squared deviations about the pair (p, total / N); the last group finalises. */
+    group_wait_past(count, chunks, pass == 1);
+    s = chunk_sqdev(FORWARD_INPUTS, j, b, r0, pass == 1 ? r1 : r0, p,
+                    pass == 1 ? LOAD_PARTIALS(stats, pw) / (real)n : R(0.0));
+    if (pass == 1 && get_local_id(1) == 0)
+        STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 1, pw, pj), s);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    done = group_atomic_add(count, pass == 1, &word);
+    last = pass == 1 && done == 2 * chunks;
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    column_totals(partials, tile, chunks, pw, pj, last, last ? 2 : 0, lds, &s, &t);
+    if (last && get_local_id(1) == 0) {
+        mu = ROUNDV_KIND(MEAN_KIND, p + s / (real)n);
+        v = ROUNDV_KIND(VAR_KIND, t / (real)n);
+        if (j < c) {
+            STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
+            STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+        }
+        STORE_PARTIALS(stats, 0, mu);
+        STORE_PARTIALS(stats, pw, v);
+    }
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    group_atomic_add(count, last, &word);
+
+    /* Pass 3: y, once the statistics are out. */
+    group_wait_past(count, 2 * chunks + 1, pass == 2);
+    if (pass == 2 && j < c)
+        write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats, 0),
+                LOAD_PARTIALS(stats, pw));
+    group_finish(sync, 3 * tiles * chunks, tiles, &word);
 }

@@ -179,8 +179,6 @@ bn_gradient_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
 
 /* ---- one launch ---- */
 
-enum { SYNC_TICKET, SYNC_FINISHED, SYNC_TILES };
-
 /* Which slab a block of consecutive tickets serves, and in which pass: see the top. */
 inline void
 decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
@@ -197,33 +195,6 @@ decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
         *slab = slabs - lag + (rest - 2 * (slabs - lag));
         *pass2 = true;
     }
-}
-
-/* a / b, and a % b in *r, with a < 2^24 (the planner keeps tickets there). The remainder goes
- * through mul24 so that no compiler pairs the two into a division and a `freeze` of a (oclgrind's
- * uninitialised-value checker stops at that instruction). */
-inline uint
-div_rem(uint a, uint b, uint *r)
-{
-    uint q = a / b;
-
-    *r = a - mul24(q, b);
-    return q;
-}
-
-/* Item 0's atomic addition to *counter, its old value seen by the whole group. */
-inline uint
-group_atomic_add(volatile __global uint *counter, uint value, __local uint *word)
-{
-    uint v;
-
-    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-    if (get_local_id(0) == 0 && get_local_id(1) == 0)
-        *word = atomic_add(counter, value);
-    /* Global too: the last group's items reset the counters item 0 just added to. */
-    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-    v = *word;
-    return v;
 }
 
 /* Global size (lx * 2 * tiles * chunks, ly), where tiles = col_tiles * batches, a multiple of
@@ -275,19 +246,11 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
     group_atomic_add(&sync[SYNC_TILES + tile], last ? 1 : 0, &word);
 
     /* Pass 2: once the tile's totals are out, dx of the chunk. */
-    if (pass2 && get_local_id(0) == 0 && get_local_id(1) == 0)
-        while (atomic_add(&sync[SYNC_TILES + tile], 0) <= chunks)
-            ;
-    barrier(CLK_GLOBAL_MEM_FENCE);
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    group_wait_past(&sync[SYNC_TILES + tile], chunks, pass2);
     if (pass2 && j < c)
         write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
 
-    /* The launch's last group: no other group touches the counters any more. */
-    if (group_atomic_add(&sync[SYNC_FINISHED], 1, &word) == 2 * tiles * chunks - 1)
-        for (uint i = get_local_id(1) * get_local_size(0) + get_local_id(0); i < SYNC_TILES + tiles;
-             i += get_local_size(0) * get_local_size(1))
-            sync[i] = 0;
+    group_finish(sync, 2 * tiles * chunks, tiles, &word);
 }

@@ -39,18 +39,31 @@ mpscl_matrix_batch_normalization_set_compute_statistics(mpscl_matrix_batch_norma
 
 /* Operand order in ops[] and in bn_forward_apply's argument list. */
 enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_COUNT };
-enum { K_SUM, K_SQDEV, K_APPLY };
+enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED };
 
-static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply"};
+static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
+                                           "bn_forward_fused"};
+
+/* The kernels an encode runs: the three passes, apply alone (given statistics), or one launch. */
+static void
+kernel_range(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t *from, size_t *to)
+{
+    *from = p->fused ? K_FUSED : k->compute_statistics ? K_SUM : K_APPLY;
+    *to = p->fused ? K_FUSED : K_APPLY;
+}
 
 static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
     cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
     cl_uint first = (cl_uint)p->batch_first, stats = (cl_uint)k->compute_statistics;
+    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
+    cl_uint chunks = (cl_uint)p->chunks;
     cl_int err = CL_SUCCESS;
+    size_t from, to;
 
-    for (size_t kr = stats ? K_SUM : K_APPLY; kr <= K_APPLY; kr++) {
+    kernel_range(k, p, &from, &to);
+    for (size_t kr = from; kr <= to; kr++) {
         mpscl__bn_args a = {k, kr, 0, &err};
         /* FORWARD_INPUT_ARGS */
         mpscl__bn_arg_operand(&a, &ops[OP_X]);
@@ -60,8 +73,9 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(&a, sizeof first, &first);
         mpscl__bn_arg_buffer(&a, k->scratch);
         mpscl__bn_arg(&a, mpscl__bn_local_bytes(p), NULL);
-        if (kr != K_APPLY)
+        if (kr == K_SUM || kr == K_SQDEV)
             continue;
+        /* FORWARD_OUTPUT_ARGS */
         for (size_t i = OP_MEAN; i <= OP_Y; i++)
             mpscl__bn_arg_operand(&a, &ops[i]);
         mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
@@ -69,6 +83,12 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
         mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
         mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
+        if (kr != K_FUSED)
+            continue;
+        mpscl__bn_arg_buffer(&a, k->sync);
+        mpscl__bn_arg(&a, sizeof col_tiles, &col_tiles);
+        mpscl__bn_arg(&a, sizeof tiles, &tiles);
+        mpscl__bn_arg(&a, sizeof chunks, &chunks);
     }
     return err;
 }
@@ -136,6 +156,7 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
     cl_event wait = NULL;
     cl_int err;
     mpscl_status s;
+    size_t from, to;
     int stats;
 
     mpscl__clear_error();
@@ -155,7 +176,7 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
         return s;
 
     pthread_mutex_lock(&k->lock);
-    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 3, &p, &wait, fn)) != MPSCL_SUCCESS)
+    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 4, &p, &wait, fn)) != MPSCL_SUCCESS)
         goto done;
     if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
         goto done;
@@ -163,7 +184,8 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
         s = mpscl__fail_cl(err, "clSetKernelArg");
         goto done;
     }
-    for (size_t kr = stats ? K_SUM : K_APPLY; kr <= K_APPLY && s == MPSCL_SUCCESS; kr++)
+    kernel_range(k, &p, &from, &to);
+    for (size_t kr = from; kr <= to && s == MPSCL_SUCCESS; kr++)
         s = mpscl__bn_enqueue(k, cb, kr, &p, &wait);
 done:
     if (wait != NULL)

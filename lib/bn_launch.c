@@ -177,11 +177,18 @@ uses_one_launch(const mpscl__bn_kernel *k, const mpscl__bn_plan *p)
 {
     const device_tuning *t = device_tuning_of(k->device);
 
-    if (!k->is_gradient || k->tune.fused == 1)
-        return 0;
+    if ((!k->is_gradient && !k->compute_statistics) || k->tune.fused == 1)
+        return 0;   /* the forward without statistics is one launch anyway */
     return k->tune.fused == 2 ||
            (t != NULL && p->n * p->c * p->batches * mpscl_data_type_size(p->type) <=
                              t->one_launch_bytes);
+}
+
+/* Passes of the one-launch kernel: a group per chunk and tile in each. */
+static size_t
+one_launch_passes(const mpscl__bn_kernel *k)
+{
+    return k->is_gradient ? 2 : 3;
 }
 
 static size_t
@@ -230,8 +237,8 @@ plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
     p->col_tiles = (items + p->lx - 1) / p->lx;
     p->tiles = p->col_tiles * p->batches;
-    if (2 * p->tiles * p->chunks >= (1u << 24))
-        return;     /* tickets past 2^24 (bn_gradient.cl's div_rem): the two launches */
+    if (one_launch_passes(k) * p->tiles * p->chunks >= (1u << 24))
+        return;     /* tickets past 2^24 (common.clh's div_rem): the two launches */
     slab = (resident + p->chunks - 1) / p->chunks;
     if (slab * tile_bytes > cache / 3)
         slab = cache / 3 / tile_bytes;
@@ -537,7 +544,7 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     cl_int err;
 
     if (p->fused) {
-        global[0] = p->lx * 2 * p->tiles * p->chunks;
+        global[0] = p->lx * one_launch_passes(k) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
     }

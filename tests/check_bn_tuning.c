@@ -1,9 +1,9 @@
 /* Every launch variant the planner can pick, forced through MPSCL_TUNE, gives the reference's
  * answer and the same bits run after run: vector and scalar loads, small and large work-groups,
  * narrow column tiles, one chunk, many chunks (more than rows per item allow by default); the
- * gradient in two launches and in one (bn_gradient_fused: slabs of one tile to all of them,
- * interleaves from one slab at a time to all at once, tiles narrower than a cache line, one
- * chunk per tile). */
+ * gradient and the forward with statistics in several launches and in one (bn_gradient_fused:
+ * slabs of one tile to all of them, interleaves from one slab at a time to all at once;
+ * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile). */
 #include "config.h"
 
 #include <stdlib.h>

@@ -11,13 +11,13 @@
  *     and not, two column groups, one row, a batch of 2 from a batch_start of 1;
  *   - padded rows, and buffers of exactly the operands' extent (an over-read is out of bounds);
  *     outputs are never written before the kernels run (a read of one is uninitialised).
- *   - with --one-launch, instead: the one-launch gradient (bn_gradient_fused, forced with
- *     MPSCL_TUNE=fused=1) on every shape, fp32 and fp16 with GELU. `make oclgrind-check` runs
- *     that without --data-races: the kernel's work-groups hand partial sums to each other
- *     through global memory, ordered by fences and atomics, which is exactly what oclgrind's
- *     race checker reports (it knows no synchronisation between groups; the kernel relies on
- *     it where the library picks it, see bn_gradient.cl). Out-of-bounds accesses, uninitialised
- *     reads and races inside a group are still checked.
+ *   - with --one-launch, instead: the one-launch kernels (bn_forward_fused with statistics,
+ *     bn_gradient_fused; forced with MPSCL_TUNE=fused=1) on every shape, fp32 and fp16 with
+ *     GELU. `make oclgrind-check` runs that without --data-races: their work-groups hand sums
+ *     to each other through global memory, ordered by fences and atomics, which is exactly what
+ *     oclgrind's race checker reports (it knows no synchronisation between groups; the kernels
+ *     rely on it where the library picks them, see bn_gradient.cl). Out-of-bounds accesses,
+ *     uninitialised reads and races inside a group are still checked.
  * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks.
  * Arguments: [--one-launch] [N: run only configuration N]. Exit status 0 when every call
  * succeeded; prints the first failure otherwise. */
@@ -299,8 +299,8 @@ run_one_launch(size_t nshapes)
             run(&shapes[s], MPSCL_DATA_TYPE_FLOAT16, MPSCL_DATA_TYPE_FLOAT16, MPSCL_NEURON_GELU, 0,
                 0, 0);
     }
-    printf("oclgrind_run: %s: %zu shapes, one-launch gradient: done\n", mpscl_device_name(dev),
-           nshapes);
+    printf("oclgrind_run: %s: %zu shapes, one-launch forward and gradient: done\n",
+           mpscl_device_name(dev), nshapes);
 }
 
 int
