@@ -26,7 +26,8 @@
  * group adds 1 and the last finalises the shifted mean into the tile's stats (+1: chunks + 1);
  * pass 2 waits for that, adds 1 per group, and its last finalises the variance, writes mean and
  * variance, and leaves the rounded statistics apply uses in the stats (+1: 2 chunks + 2); apply
- * waits for that. Scratch: [tile][chunk][slot][pw] partials, then [tile][2][pw] stats. Every
+ * waits for that. Scratch: [tile][chunk][slot][pw] partials, then [tile][2][pw] stats of pass 1
+ * and [tile][2][pw] of pass 2. Every
  * read of x happens before any write of y to the same columns, so in place still holds. */
 
 #define FORWARD_INPUT_ARGS                                                                    \
@@ -198,7 +199,10 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     uint chunk = div_rem(within, tiles, &tile), col_tile, b = div_rem(tile, col_tiles, &col_tile);
     uint j = col_tile * tw + pj, done;
     volatile __global uint *count = &sync[SYNC_TILES + tile];
+    /* Pass 1's (shift, total), then pass 2's (mean, variance): never one address written twice,
+     * since a cache that is not coherent (NVIDIA's L1) could keep the first value. */
     __global real *stats = partials + (ulong)tiles * chunks * 2 * pw + (ulong)tile * 2 * pw + pj;
+    __global real *stats2 = stats + (ulong)tiles * 2 * pw;
     ulong vb = (ulong)batch_first + b, r0, r1;
     realv s, t, p = R(0.0), mu, v;
     bool last;
@@ -242,8 +246,8 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
             STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
             STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
         }
-        STORE_PARTIALS(stats, 0, mu);
-        STORE_PARTIALS(stats, pw, v);
+        STORE_PARTIALS(stats2, 0, mu);
+        STORE_PARTIALS(stats2, pw, v);
     }
     mem_fence(CLK_GLOBAL_MEM_FENCE);
     group_atomic_add(count, last, &word);
@@ -251,7 +255,7 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     /* Pass 3: y, once the statistics are out. */
     group_wait_past(count, 2 * chunks + 1, pass == 2);
     if (pass == 2 && j < c)
-        write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats, 0),
-                LOAD_PARTIALS(stats, pw));
+        write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats2, 0),
+                LOAD_PARTIALS(stats2, pw));
     group_finish(sync, 3 * tiles * chunks, tiles, &word);
 }

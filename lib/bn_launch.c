@@ -254,15 +254,15 @@ plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
 
 /* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches, then
  * the forward's [batch][c] shifts;
- * [tile][chunk][slot][pw] partials and [tile][slot][pw] totals for the one launch (pw: the tile
- * width rounded up to 32, as bn_gradient_fused lays them out). */
+ * [tile][chunk][slot][pw] partials and two [tile][slot][pw] rows of totals for the one launch
+ * (pw: the tile width rounded up to 32, as the fused kernels lay them out). */
 static size_t
 scratch_reals(const mpscl__bn_plan *p)
 {
     size_t pw = (p->lx * p->vw + 31) / 32 * 32;
 
     if (p->fused)
-        return p->tiles * (p->chunks + 1) * 2 * pw;
+        return p->tiles * (p->chunks + 2) * 2 * pw;
     return p->batches * (p->chunks * 2 + 1) * p->c;
 }
 
