@@ -55,10 +55,7 @@ kernel_range(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t *from, s
 static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
-    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
-    cl_uint first = (cl_uint)p->batch_first, stats = (cl_uint)k->compute_statistics;
-    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
-    cl_uint chunks = (cl_uint)p->chunks;
+    cl_uint stats = (cl_uint)k->compute_statistics;
     cl_int err = CL_SUCCESS;
     size_t from, to;
 
@@ -67,12 +64,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_args a = {k, kr, 0, &err};
         /* FORWARD_INPUT_ARGS */
         mpscl__bn_arg_operand(&a, &ops[OP_X]);
-        mpscl__bn_arg(&a, sizeof n, &n);
-        mpscl__bn_arg(&a, sizeof c, &c);
-        mpscl__bn_arg(&a, sizeof rows, &rows);
-        mpscl__bn_arg(&a, sizeof first, &first);
-        mpscl__bn_arg_buffer(&a, k->scratch);
-        mpscl__bn_arg(&a, mpscl__bn_local_bytes(p), NULL);
+        mpscl__bn_arg_geometry(&a, p);
         if (kr == K_SUM || kr == K_SQDEV)
             continue;
         /* FORWARD_OUTPUT_ARGS */
@@ -83,12 +75,8 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
         mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
         mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
-        if (kr != K_FUSED)
-            continue;
-        mpscl__bn_arg_buffer(&a, k->sync);
-        mpscl__bn_arg(&a, sizeof col_tiles, &col_tiles);
-        mpscl__bn_arg(&a, sizeof tiles, &tiles);
-        mpscl__bn_arg(&a, sizeof chunks, &chunks);
+        if (kr == K_FUSED)
+            mpscl__bn_arg_one_launch(&a, p);
     }
     return err;
 }

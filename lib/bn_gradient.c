@@ -33,17 +33,13 @@ enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED };
 static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
                                            "bn_gradient_fused"};
 
-/* The one launch's own arguments, after the outputs. */
+/* The one launch's own arguments, after the outputs: the shared ones, then its interleave. */
 static void
-set_fused_args(mpscl__bn_args *a, const mpscl__bn_kernel *k, const mpscl__bn_plan *p)
+set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
 {
-    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
-    cl_uint chunks = (cl_uint)p->chunks, slab = (cl_uint)p->slab, lag = (cl_uint)p->lag;
+    cl_uint slab = (cl_uint)p->slab, lag = (cl_uint)p->lag;
 
-    mpscl__bn_arg_buffer(a, k->sync);
-    mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
-    mpscl__bn_arg(a, sizeof tiles, &tiles);
-    mpscl__bn_arg(a, sizeof chunks, &chunks);
+    mpscl__bn_arg_one_launch(a, p);
     mpscl__bn_arg(a, sizeof slab, &slab);
     mpscl__bn_arg(a, sizeof lag, &lag);
 }
@@ -53,8 +49,6 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_kernel *k, const mpscl__bn_pla
 static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
-    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
-    cl_uint first = (cl_uint)p->batch_first;
     cl_int err = CL_SUCCESS;
     size_t from = p->fused ? KERNEL_FUSED : KERNEL_PARTIALS;
     size_t to = p->fused ? KERNEL_FUSED : KERNEL_APPLY;
@@ -64,12 +58,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         for (size_t i = OP_DY; i <= OP_BETA; i++)
             mpscl__bn_arg_operand(&a, &ops[i]);
         mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
-        mpscl__bn_arg(&a, sizeof n, &n);
-        mpscl__bn_arg(&a, sizeof c, &c);
-        mpscl__bn_arg(&a, sizeof rows, &rows);
-        mpscl__bn_arg(&a, sizeof first, &first);
-        mpscl__bn_arg_buffer(&a, k->scratch);
-        mpscl__bn_arg(&a, mpscl__bn_local_bytes(p), NULL);
+        mpscl__bn_arg_geometry(&a, p);
         mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
         mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
         mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
@@ -77,7 +66,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
             for (size_t i = OP_DX; i <= OP_DBETA; i++)
                 mpscl__bn_arg_operand(&a, &ops[i]);
         if (kr == KERNEL_FUSED)
-            set_fused_args(&a, k, p);
+            set_fused_args(&a, p);
     }
     return err;
 }

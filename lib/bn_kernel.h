@@ -141,6 +141,10 @@ typedef struct mpscl__bn_args {
 } mpscl__bn_args;
 void mpscl__bn_arg(mpscl__bn_args *a, size_t size, const void *value);
 void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
+/* n, c, chunk_rows, batch_first, the scratch and the local buffer, as the kernels take them. */
+void mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p);
+/* The one-launch kernels' counters, col_tiles, tiles and chunks. */
+void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);

@@ -524,6 +524,32 @@ mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer)
 }
 
 void
+mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p)
+{
+    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
+    cl_uint first = (cl_uint)p->batch_first;
+
+    mpscl__bn_arg(a, sizeof n, &n);
+    mpscl__bn_arg(a, sizeof c, &c);
+    mpscl__bn_arg(a, sizeof rows, &rows);
+    mpscl__bn_arg(a, sizeof first, &first);
+    mpscl__bn_arg_buffer(a, a->k->scratch);
+    mpscl__bn_arg(a, mpscl__bn_local_bytes(p), NULL);
+}
+
+void
+mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
+{
+    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
+    cl_uint chunks = (cl_uint)p->chunks;
+
+    mpscl__bn_arg_buffer(a, a->k->sync);
+    mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
+    mpscl__bn_arg(a, sizeof tiles, &tiles);
+    mpscl__bn_arg(a, sizeof chunks, &chunks);
+}
+
+void
 mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
 {
     mpscl__bn_arg_buffer(a, op->m != NULL ? op->m->buffer : op->v != NULL ? op->v->buffer : NULL);
