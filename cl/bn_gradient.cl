@@ -26,9 +26,12 @@
  * ticket order interleaves slabs: pass 1 of slabs 0 .. lag-1, then pass 1 of slab s + lag beside
  * pass 2 of slab s, so the rows pass 2 re-reads were read a moment before and come from the cache
  * (column-slab scheduling), not from DRAM. A slab is about as many groups as the device runs at
- * once, and lag slabs of rows fit in its cache (the library's plan). The last pass-1 group of a tile to finish (the
- * tile's counter tells it) sums the tile's partials in the fixed order, writes dgamma, dbeta and
- * the tile's totals, and releases the tile's pass-2 groups, which wait on the counter.
+ * once, and lag slabs of rows fit in its cache (the library's plan; on the H100 the interleave
+ * did not beat two launches on large shapes, so the planner uses this kernel for small ones,
+ * where one launch saves a launch's latency: docs/PERFORMANCE.md). The last pass-1 group of a
+ * tile to finish (the tile's counter tells it) sums the tile's partials in the fixed order,
+ * writes dgamma, dbeta and the tile's totals, and releases the tile's pass-2 groups, which wait
+ * on the counter.
  *   No deadlock without any occupancy assumption: a group waits only for groups with smaller
  * tickets, which are running already (they took their tickets) and never wait for pass 2.
  *   Deterministic: the ticket decides which rows a group reads, never how sums are ordered.
