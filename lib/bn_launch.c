@@ -173,10 +173,8 @@ device_tuning_of(const mpscl_device *d)
 }
 
 static int
-uses_one_launch(const mpscl__bn_kernel *k, const mpscl__bn_plan *p)
+uses_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, const mpscl__bn_plan *p)
 {
-    const device_tuning *t = device_tuning_of(k->device);
-
     if ((!k->is_gradient && !k->compute_statistics) || k->tune.fused == 1)
         return 0;   /* the forward without statistics is one launch anyway */
     return k->tune.fused == 2 ||
@@ -208,9 +206,8 @@ largest_divisor_at_most(size_t v, size_t most)
  * pass 1 ahead of pass 2 (lag) as fit there too: a third for pass 1's slab, a third for the
  * slab pass 2 re-reads, a third for what else is about. */
 static void
-plan_one_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_plan *p)
 {
-    const device_tuning *t = device_tuning_of(k->device);
     size_t items = (p->c + p->vw - 1) / p->vw, tw = p->lx * p->vw, wg = p->lx * p->ly;
     size_t threads = t != NULL ? t->threads : 1024;
     size_t resident = k->device->compute_units * (threads / wg > 0 ? threads / wg : 1);
@@ -322,8 +319,8 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->ly = ly;
     p->chunk_rows = (p->n + chunks - 1) / chunks;
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
-    if (uses_one_launch(k, p))
-        plan_one_launch(k, p);
+    if (uses_one_launch(k, t, p))
+        plan_one_launch(k, t, p);
     if (k->tune.print_plan)
         fprintf(stderr, "mpscl: %s %zux%zu (x%zu): vw %zu, group %zux%zu, %zu chunks of %zu rows; "
                 "%s (tiles %zu, slab %zu, lag %zu)\n", k->is_gradient ? "gradient" : "forward",
@@ -447,7 +444,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
                   size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
 {
     const mpscl_data_type *v = p->vector_types;
-    char options[192];
+    char options[sizeof k->program_options];
     cl_program prog;
     mpscl_status s;
 
@@ -461,13 +458,18 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
              "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d -DVW=%d",
              (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
              (int)v[5], (int)p->vw);
-    if ((s = mpscl__device_program(k->device, k->is_gradient ? MPSCL__FAMILY_BN_GRADIENT
-                                                             : MPSCL__FAMILY_BN_FORWARD,
-                                   options, &prog)) != MPSCL_SUCCESS)
-        return s;
-    if (prog != k->program &&
-        (s = make_kernels(k, prog, kernel_names, nkernels, fn)) != MPSCL_SUCCESS)
-        return s;
+    /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
+     * the device's program table (a lock and a search) is not consulted. */
+    if (k->program == NULL || strcmp(options, k->program_options) != 0) {
+        if ((s = mpscl__device_program(k->device, k->is_gradient ? MPSCL__FAMILY_BN_GRADIENT
+                                                                 : MPSCL__FAMILY_BN_FORWARD,
+                                       options, &prog)) != MPSCL_SUCCESS)
+            return s;
+        if (prog != k->program &&
+            (s = make_kernels(k, prog, kernel_names, nkernels, fn)) != MPSCL_SUCCESS)
+            return s;
+        memcpy(k->program_options, options, sizeof options);
+    }
     plan_launch(k, p);
     return prepare_scratch(k, cb, p, wait);
 }
