@@ -11,8 +11,8 @@
 
 #include "bn_kernel.h"
 
-/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2" forces launch parameters, for
- * experiments and for the tests that run every variant the planner can pick. Unknown keys and
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2,rows=0" forces launch
+ * parameters, for experiments and for the tests that run every variant the planner can pick. Unknown keys and
  * bad values are ignored: tuning never changes results beyond the order of summation, and never
  * fails (a slab that does not divide the tiles is the largest divisor below it). */
 static void
@@ -27,7 +27,7 @@ read_tune(mpscl__bn_tune *t)
         unsigned long v;
         int used = 0;
         if (sscanf(s, "%15[a-z]=%lu%n", key, &v, &used) == 2) {
-            if (strcmp(key, "vw") == 0 && (v == 1 || v == 4))
+            if (strcmp(key, "vw") == 0 && (v == 1 || v == 4 || v == 8))
                 t->vw = v;
             else if (strcmp(key, "wg") == 0 && v > 0 && (v & (v - 1)) == 0)
                 t->wg = v;
@@ -41,6 +41,8 @@ read_tune(mpscl__bn_tune *t)
                 t->slab = v;
             else if (strcmp(key, "lag") == 0 && v > 0)
                 t->lag = v;
+            else if (strcmp(key, "rows") == 0 && v <= 1)
+                t->rows = v + 1;
             s += used;
         }
         s = strchr(s, ',');

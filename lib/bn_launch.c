@@ -148,17 +148,20 @@ typedef struct device_tuning {
     const char *name;
     size_t one_launch_bytes, cache_bytes, threads;
     size_t group_rows;        /* rows of a work-group; 0: as many as 256 items allow */
+    int row_streaming;        /* the gradient streams whole rows, one item per group */
 } device_tuning;
 
-/* CPUs (PoCL): one row per group. A CPU runs a group's items as loops between barriers, so the
- * tree over rows costs a pass through local memory per level and buys nothing; more chunks keep
- * the sequential sums as short. 4096x1024 21.5 -> 15.5 ms, 32768x256 53 -> 30 ms on PoCL here. */
+/* CPUs (PoCL): the gradient streams rows (bn_gradient.cl, row streaming): a CPU runs a group's
+ * items one after another, and one item per group reading whole rows of a tile reads memory in
+ * order. 4096x1024 11.4 -> ? ms, 32768x256 24.1 -> ? ms on PoCL here. The forward: one row per
+ * group; the tree over rows would cost a pass through local memory per level and buy nothing,
+ * and more chunks keep the sequential sums as short. */
 static const device_tuning tuning_table[] = {
-    {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "A100", 8u << 20, 40u << 20, 2048, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "", 4u << 20, 0, 1536, 0},
-    {0, CL_DEVICE_TYPE_CPU, "", 0, 0, 0, 1},
+    {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048, 0, 0},
+    {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048, 0, 0},
+    {0x10de, CL_DEVICE_TYPE_GPU, "A100", 8u << 20, 40u << 20, 2048, 0, 0},
+    {0x10de, CL_DEVICE_TYPE_GPU, "", 4u << 20, 0, 1536, 0, 0},
+    {0, CL_DEVICE_TYPE_CPU, "", 0, 0, 0, 1, 1},
 };
 
 static const device_tuning *
@@ -249,6 +252,56 @@ plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_pla
     p->fused = 1;
 }
 
+/* Row streaming: arrays of a tile's columns the kernels keep in local memory (ROWS_ARRAYS). */
+enum { ROWS_ARRAYS = 8 };
+
+static int
+uses_rows(const mpscl__bn_kernel *k, const device_tuning *t)
+{
+    if (!k->is_gradient || k->tune.rows == 1 || k->tune.fused == 2)
+        return 0;
+    return k->tune.rows == 2 || (t != NULL && t->row_streaming);
+}
+
+/* Row streaming: tiles of as many VW columns as the kernels' arrays fit in a quarter of local
+ * memory, at most 64 KB (a core's L2 keeps them beside the rows passing through); about 4 groups
+ * per compute unit, so uneven progress of the cores evens out; no more chunks than sqrt(N), which
+ * keeps pass 2's sum over every chunk's partials well below the rows it streams. */
+static void
+plan_rows(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+{
+    size_t items = (p->c + p->vw - 1) / p->vw;
+    size_t per_item = ROWS_ARRAYS * p->vw * mpscl__bn_real_size(p);
+    size_t budget = (size_t)(k->device->local_mem_size / 4), tile, groups, chunks, cheap;
+
+    if (budget > (64u << 10))
+        budget = 64u << 10;
+    tile = k->tune.lx != 0 ? k->tune.lx : budget / per_item;
+    if (tile > items)
+        tile = items;
+    if (tile == 0)
+        tile = 1;
+    p->lx = tile;
+    p->ly = 1;
+    p->col_tiles = (items + tile - 1) / tile;
+    groups = p->col_tiles * p->batches;
+    chunks = (4 * (size_t)k->device->compute_units + groups - 1) / groups;
+    cheap = isqrt(p->n);
+    if (chunks > cheap)
+        chunks = cheap;
+    if (k->tune.chunks != 0)
+        chunks = k->tune.chunks;
+    if (chunks > p->n)
+        chunks = p->n;
+    if (chunks > 1024)
+        chunks = 1024;
+    if (chunks == 0)
+        chunks = 1;
+    p->chunk_rows = (p->n + chunks - 1) / chunks;
+    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    p->rows = 1;
+}
+
 /* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches, then
  * the forward's [batch][c] shifts;
  * [tile][chunk][slot][pw] partials and two [tile][slot][pw] rows of totals for the one launch
@@ -263,8 +316,8 @@ scratch_reals(const mpscl__bn_plan *p)
     return p->batches * (p->chunks * 2 + 1) * p->c;
 }
 
-/* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, or 32 of 1
- * when C is not a multiple of 4: whole cache lines, coalesced), the rest rows.
+/* Work-group of up to 256 items: 256 bytes of a row across (16 items of 4 columns, 8 of 8, or 32
+ * of 1 when C is not a multiple of 4: whole cache lines, coalesced), the rest rows.
  * Row chunks, in order of precedence:
  *  - enough that no accumulator sums more than 64 rows in sequence (a work-item keeps two, for
  *    alternate rows, so 128 rows per item): a sequential fp32 sum's error grows with its length,
@@ -282,8 +335,8 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     size_t items = (p->c + p->vw - 1) / p->vw;
     size_t lx = pow2_ceil(items), ly, col_groups, chunks, precise, cheap, most;
 
-    if (lx > (p->vw == 4 ? 16u : 32u))
-        lx = p->vw == 4 ? 16 : 32;
+    if (lx > (p->vw == 1 ? 32u : 64u / p->vw))
+        lx = p->vw == 1 ? 32u : 64u / p->vw;
     if (k->tune.lx != 0)
         lx = k->tune.lx;
     if (lx > wg)
@@ -319,13 +372,16 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->ly = ly;
     p->chunk_rows = (p->n + chunks - 1) / chunks;
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
-    if (uses_one_launch(k, t, p))
+    if (uses_rows(k, t))
+        plan_rows(k, p);
+    else if (uses_one_launch(k, t, p))
         plan_one_launch(k, t, p);
     if (k->tune.print_plan)
         fprintf(stderr, "mpscl: %s %zux%zu (x%zu): vw %zu, group %zux%zu, %zu chunks of %zu rows; "
                 "%s (tiles %zu, slab %zu, lag %zu)\n", k->is_gradient ? "gradient" : "forward",
                 p->n, p->c, p->batches, p->vw, p->lx, p->ly, p->chunks, p->chunk_rows,
-                p->fused ? "one launch" : "two launches", p->tiles, p->slab, p->lag);
+                p->fused ? "one launch" : p->rows ? "row streaming" : "two launches", p->tiles,
+                p->slab, p->lag);
 }
 
 /* ---- programs, kernels, scratch ---- */
@@ -445,13 +501,17 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
 {
     const mpscl_data_type *v = p->vector_types;
     char options[sizeof k->program_options];
+    size_t widest;
     cl_program prog;
     mpscl_status s;
 
     *wait = NULL;
-    /* Vector loads of 4 columns need C to be a multiple of 4 (vload4 itself asks only for
-     * element alignment, so origins and strides are free). */
-    p->vw = p->c % 4 == 0 && k->tune.vw != 1 ? 4 : 1;
+    /* Vector loads of VW columns need C to be a multiple of VW (vloadn itself asks only for
+     * element alignment, so origins and strides are free). 8 where a CPU streams rows: twice the
+     * columns per instruction (AVX), 20 % more bandwidth on PoCL here; 4 on GPUs, 16 bytes, an
+     * item's widest load. */
+    widest = k->tune.vw != 0 ? k->tune.vw : uses_rows(k, device_tuning_of(k->device)) ? 8 : 4;
+    p->vw = widest >= 8 && p->c % 8 == 0 ? 8 : widest >= 4 && p->c % 4 == 0 ? 4 : 1;
     /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
     snprintf(options, sizeof options,
              "-cl-std=CL1.2 -DNEURON=%d -DDATA_KIND=%d -DMEAN_KIND=%d -DVAR_KIND=%d "
@@ -483,7 +543,7 @@ mpscl__bn_real_size(const mpscl__bn_plan *p)
 size_t
 mpscl__bn_local_bytes(const mpscl__bn_plan *p)
 {
-    return 2 * p->lx * p->ly * p->vw * mpscl__bn_real_size(p);
+    return (p->rows ? ROWS_ARRAYS : 2) * p->lx * p->ly * p->vw * mpscl__bn_real_size(p);
 }
 
 /* ---- arguments and enqueueing ---- */
@@ -575,6 +635,10 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
         global[0] = p->lx * one_launch_passes(k) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
+    } else if (p->rows) {
+        global[0] = p->col_tiles;
+        global[1] = p->chunks;
+        local[0] = 1;
     }
     err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL, global,
                                  local, *wait != NULL ? 1 : 0, *wait != NULL ? wait : NULL, &ev);

@@ -3,7 +3,9 @@
  * narrow column tiles, one chunk, many chunks (more than rows per item allow by default); the
  * gradient and the forward with statistics in several launches and in one (bn_gradient_fused:
  * slabs of one tile to all of them, interleaves from one slab at a time to all at once;
- * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile). */
+ * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile); the
+ * gradient's work-group layout (rows=0, what GPUs get) and its row streaming layout (rows=1, what
+ * CPUs get) on any device, whichever the planner would pick there. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -13,15 +15,16 @@
 #include "util.h"
 
 static const char *const tunings[] = {
-    "vw=1",                 /* scalar loads where vector loads would be chosen */
-    "vw=4",                 /* the default where C % 4 == 0 */
-    "wg=32",                /* small groups: more column tiles and chunks */
-    "wg=64,lx=4",           /* narrow tiles, many rows per group */
-    "wg=256,lx=1",          /* one column item per group */
-    "chunks=1",             /* the whole column in one group: long sequential sums */
-    "chunks=7",             /* a ragged last chunk */
-    "chunks=1000",          /* chunks capped by the rows: one row per item */
-    "fused=0",              /* two launches, where the device would get one */
+    "rows=0,vw=1",          /* scalar loads where vector loads would be chosen */
+    "rows=0,vw=4",          /* the default where C % 4 == 0 */
+    "rows=0,vw=8",          /* 8 columns per item where C % 8 == 0 */
+    "rows=0,wg=32",         /* small groups: more column tiles and chunks */
+    "rows=0,wg=64,lx=4",    /* narrow tiles, many rows per group */
+    "rows=0,wg=256,lx=1",   /* one column item per group */
+    "rows=0,chunks=1",      /* the whole column in one group: long sequential sums */
+    "rows=0,chunks=7",      /* a ragged last chunk */
+    "rows=0,chunks=1000",   /* chunks capped by the rows: one row per item */
+    "rows=0,fused=0",       /* two launches, where the device would get one */
     "fused=1",              /* one launch, the planner's tiles, chunks and interleave */
     "fused=1,lag=1",        /* one tile's pass 1 ahead of its pass 2 */
     "fused=1,lag=1000",     /* every tile's pass 1 before any pass 2 */
@@ -30,6 +33,13 @@ static const char *const tunings[] = {
     "fused=1,slab=1000",        /* every tile in one slab */
     "fused=1,wg=32,lx=2",   /* 8-column tiles: padded partials */
     "fused=1,vw=1,chunks=1",    /* scalar loads, one chunk per tile */
+    "rows=1",               /* row streaming, the planner's tiles and chunks */
+    "rows=1,vw=4",          /* 4 columns per load where 8 would be chosen */
+    "rows=1,vw=1",          /* scalar loads */
+    "rows=1,lx=2",          /* tiles of 2 items: many tiles, the last ragged */
+    "rows=1,chunks=1",      /* one chunk: blocks of ROW_BLOCK rows carry the precision */
+    "rows=1,chunks=7",      /* a ragged last chunk */
+    "rows=1,chunks=1000",   /* chunks capped by the rows: one row each */
 };
 
 static const char *const cases[] = {"C=1000", "C=65", "origins", "batch 4, origins",

@@ -18,9 +18,12 @@
  *     oclgrind's race checker reports (it knows no synchronisation between groups; the kernels
  *     rely on it where the library picks them, see bn_gradient.cl). Out-of-bounds accesses,
  *     uninitialised reads and races inside a group are still checked.
- * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks.
- * Arguments: [--one-launch] [N: run only configuration N]. Exit status 0 when every call
- * succeeded; prints the first failure otherwise. */
+ * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks,
+ * and runs the variants twice, with `--tune rows=0` and `--tune rows=1` (MPSCL_TUNE): the
+ * gradient's work-group layout, then its row streaming one (oclgrind's device calls itself a CPU
+ * too, so the planner alone would pick only the latter).
+ * Arguments: [--one-launch | --tune MPSCL_TUNE] [N: run only configuration N]. Exit status 0 when
+ * every call succeeded; prints the first failure otherwise. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -308,9 +311,13 @@ main(int argc, char **argv)
 {
     size_t nshapes = sizeof shapes / sizeof shapes[0];
     int one_launch = argc > 1 && strcmp(argv[1], "--one-launch") == 0;
+    int tune = argc > 2 && strcmp(argv[1], "--tune") == 0, next = 1 + one_launch + 2 * tune;
 
-    if (argc > 1 + one_launch)
-        only = strtol(argv[1 + one_launch], NULL, 10);
+    /* Before any kernel object exists, as in run_one_launch. */
+    if (tune)
+        setenv("MPSCL_TUNE", argv[2], 1);
+    if (argc > next)
+        only = strtol(argv[next], NULL, 10);
     TRY(mpscl_device_create_default(&dev));
     if (one_launch)
         run_one_launch(nshapes);
