@@ -15,8 +15,9 @@ struct mpscl_command_buffer {
     mpscl_device *device;
     cl_command_queue queue;
     mpscl_command_buffer_state state;
-    int pooled_queue;           /* the queue came from the device's pool and goes back there */
-    cl_event done;              /* marker enqueued at commit; complete when all work is */
+    int pool;                   /* the device's pool the queue goes back to (timed 0, untimed 1),
+                                 * or -1: the caller's queue */
+    cl_event done;              /* complete when all work is: the last kernel's, or a marker */
     mpscl_status result;        /* of the finished work, once waited on */
     cl_int result_cl;
     held_object *held;
@@ -43,13 +44,16 @@ command_buffer_new(mpscl_device *d, cl_command_queue q, mpscl_command_buffer **o
     cb->device = mpscl_device_retain(d);
     cb->queue = q;
     cb->state = MPSCL_COMMAND_BUFFER_NOT_COMMITTED;
+    cb->pool = -1;
     *out = cb;
     return MPSCL_SUCCESS;
 }
 
 mpscl_status
-mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
+mpscl_command_buffer_create_with_options(mpscl_device *d, unsigned options,
+                                         mpscl_command_buffer **out)
 {
+    int untimed = (options & MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES) != 0;
     cl_command_queue q;
     mpscl_status s;
 
@@ -59,14 +63,24 @@ mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
     mpscl__clear_error();
     if (d == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "command_buffer_create: device is NULL");
-    if ((s = mpscl__device_take_queue(d, &q)) != MPSCL_SUCCESS)
+    if ((options & ~(unsigned)MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES) != 0)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "command_buffer_create: unknown options 0x%x",
+                           options & ~(unsigned)MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES);
+    if ((s = mpscl__device_take_queue(d, untimed, &q)) != MPSCL_SUCCESS)
         return s;
     if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS) {
-        mpscl__device_return_queue(d, q);
+        mpscl__device_return_queue(d, untimed, q);
         return s;
     }
-    (*out)->pooled_queue = 1;
+    (*out)->pool = untimed;
     return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out)
+{
+    return mpscl_command_buffer_create_with_options(d, MPSCL_COMMAND_BUFFER_OPTION_NONE, out);
 }
 
 mpscl_status
@@ -117,9 +131,18 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_commit: already committed");
-    err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
-    if (err != CL_SUCCESS)
+    /* The queue is in order, so the last kernel completes after all the others: its event is the
+     * buffer's, and a marker (a command more, 8 us on NVIDIA) is only for a buffer without one. */
+    if (cb->first != NULL) {
+        cb->done = cb->last != NULL ? cb->last : cb->first;
+        err = clRetainEvent(cb->done);
+    } else {
+        err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
+    }
+    if (err != CL_SUCCESS) {
+        cb->done = NULL;
         return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList");
+    }
     err = clFlush(cb->queue);
     if (err != CL_SUCCESS) {
         /* The marker stays: wait still waits for whatever was enqueued. */
@@ -142,15 +165,18 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_wait: the buffer was not committed");
     if (cb->state == MPSCL_COMMAND_BUFFER_COMMITTED) {
-        /* An in-order queue runs the marker last, so it completes after all earlier work;
-         * a failed command makes the wait or the marker's status negative. */
+        /* done completes after all the buffer's work (commit); a failed command makes the wait,
+         * or the status of the first or last command, negative. Work of others on a caller's
+         * queue after the buffer's is not waited for (no clFinish), as in Metal. */
         err = clWaitForEvents(1, &cb->done);
-        if (err == CL_SUCCESS)
-            err = clGetEventInfo(cb->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec, NULL);
-        if (err == CL_SUCCESS && exec < 0)
-            err = exec;
-        if (err == CL_SUCCESS)
-            err = clFinish(cb->queue);
+        for (size_t i = 0; i < 2 && err == CL_SUCCESS; i++) {
+            cl_event ev = i == 0 ? cb->done : cb->first;
+            if (ev != NULL)
+                err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec,
+                                     NULL);
+            if (err == CL_SUCCESS && exec < 0)
+                err = exec;
+        }
         cb->result_cl = err;
         cb->state = err == CL_SUCCESS ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_ERROR;
         mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
@@ -253,8 +279,8 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
     release_held(cb);
     free(cb->held);
-    if (cb->pooled_queue)
-        mpscl__device_return_queue(cb->device, cb->queue);
+    if (cb->pool >= 0)
+        mpscl__device_return_queue(cb->device, cb->pool, cb->queue);
     else
         mpscl__check_cl(clReleaseCommandQueue(cb->queue), "clReleaseCommandQueue");
     mpscl_device_release(cb->device);

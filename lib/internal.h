@@ -64,8 +64,8 @@ struct mpscl_device {
     size_t programs_built;          /* compiled from source */
     size_t programs_loaded;         /* taken from the disk cache (program_cache.c) */
     cl_command_queue transfer_queue;  /* blocking reads and writes; created on first use */
-    cl_command_queue queue_pool[8];   /* idle queues of released command buffers */
-    size_t queues_pooled;
+    cl_command_queue queue_pool[2][8];  /* idle queues of released command buffers: [untimed] */
+    size_t queues_pooled[2];
 };
 
 /* Kernel families: which sources make up a program. */
@@ -92,11 +92,12 @@ cl_program mpscl__cache_load(mpscl_device *d, const mpscl__cache_entry *e);
 /* Writes prog's binary for d to the entry's file atomically, replacing what was there. */
 void mpscl__cache_store(mpscl_device *d, const mpscl__cache_entry *e, cl_program prog);
 void mpscl__cache_close(mpscl__cache_entry *e);   /* NULL is a no-op */
-/* An idle in-order profiling queue for a new command buffer: a pooled one, else a new one.
- * Creating a queue costs tens of microseconds on some drivers, more than a small kernel. */
-mpscl_status mpscl__device_take_queue(mpscl_device *d, cl_command_queue *out);
+/* An idle in-order queue for a new command buffer, profiling unless untimed: a pooled one, else
+ * a new one. Creating a queue costs tens of microseconds on some drivers, more than a small
+ * kernel. */
+mpscl_status mpscl__device_take_queue(mpscl_device *d, int untimed, cl_command_queue *out);
 /* Gives back the queue of a released command buffer, whose work has finished. */
-void mpscl__device_return_queue(mpscl_device *d, cl_command_queue q);
+void mpscl__device_return_queue(mpscl_device *d, int untimed, cl_command_queue q);
 /* The device's own in-order queue for blocking transfers. */
 mpscl_status mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out);
 

@@ -376,6 +376,51 @@ START_TEST(encoded_objects_kept_alive)
 }
 END_TEST
 
+/* An untimed buffer gives the same answer and no GPU times; its queue goes back to its own pool,
+ * so the next default buffer still times its work. */
+START_TEST(untimed_buffer)
+{
+    mpscl_command_buffer *cb = NULL;
+    forward f;
+
+    forward_setup(&f);
+    ASSERT_OK(mpscl_command_buffer_create_with_options(
+        test_device, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, &cb));
+    ASSERT_OK(forward_encode(&f, cb));
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    ck_assert_int_eq(mpscl_command_buffer_status(cb), MPSCL_COMMAND_BUFFER_COMPLETED);
+    ck_assert_double_eq(mpscl_command_buffer_gpu_start_time(cb), 0.0);
+    ck_assert_double_eq(mpscl_command_buffer_gpu_end_time(cb), 0.0);
+    assert_result_correct(&f);
+    mpscl_command_buffer_release(cb);
+
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    ASSERT_OK(forward_encode(&f, cb));
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    ck_assert_double_gt(mpscl_command_buffer_gpu_start_time(cb), 0.0);
+    mpscl_command_buffer_release(cb);
+    forward_release(&f);
+    ck_assert_int_eq(clReleaseMemObject(f.ybuf), CL_SUCCESS);
+}
+END_TEST
+
+START_TEST(unknown_option)
+{
+    mpscl_command_buffer *cb = (mpscl_command_buffer *)&cb;
+
+    ASSERT_STATUS(mpscl_command_buffer_create_with_options(test_device, 2, &cb),
+                  MPSCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(cb);
+    ck_assert_ptr_nonnull(strstr(mpscl_last_error_message(), "unknown options 0x2"));
+    ASSERT_STATUS(mpscl_command_buffer_create_with_options(NULL, 0, &cb),
+                  MPSCL_ERROR_INVALID_ARGUMENT);
+    ASSERT_STATUS(mpscl_command_buffer_create_with_options(test_device, 0, NULL),
+                  MPSCL_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
 static Suite *
 command_buffer_suite(void)
 {
@@ -395,6 +440,7 @@ command_buffer_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, user_queue_refused);
     tcase_add_test(tc, null_arguments);
+    tcase_add_test(tc, unknown_option);
     suite_add_tcase(s, tc);
 
     /* These build the forward program: allow for a cold compiler cache. */
@@ -404,6 +450,7 @@ command_buffer_suite(void)
     tcase_add_test(tc, user_queue);
     tcase_add_test(tc, encode_after_commit);
     tcase_add_test(tc, encoded_objects_kept_alive);
+    tcase_add_test(tc, untimed_buffer);
     suite_add_tcase(s, tc);
     return s;
 }

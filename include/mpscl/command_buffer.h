@@ -23,8 +23,22 @@ typedef enum mpscl_command_buffer_status {
     MPSCL_COMMAND_BUFFER_ERROR
 } mpscl_command_buffer_state;
 
-/* A command buffer over a new in-order queue of its own. */
+/* A command buffer over an in-order queue of its own (one of the device's idle ones). */
 MPSCL_API mpscl_status mpscl_command_buffer_create(mpscl_device *d, mpscl_command_buffer **out);
+
+/* Options of mpscl_command_buffer_create_with_options, or-ed together. */
+typedef enum mpscl_command_buffer_option {
+    MPSCL_COMMAND_BUFFER_OPTION_NONE = 0,
+    /* A queue that records no GPU times (gpu_start_time and gpu_end_time return 0): less latency
+     * per kernel where the driver charges for timestamps (about 6 us a launch on NVIDIA's
+     * OpenCL), for latency-bound callers. Results are the same bits. */
+    MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES = 1
+} mpscl_command_buffer_option;
+
+/* mpscl_command_buffer_create with options; an unknown option bit is
+ * MPSCL_ERROR_INVALID_ARGUMENT. create(d, out) is create_with_options(d, 0, out). */
+MPSCL_API mpscl_status mpscl_command_buffer_create_with_options(mpscl_device *d, unsigned options,
+                                                               mpscl_command_buffer **out);
 /* A command buffer over the caller's queue (retained), which must belong to d's context and
  * device and be in order: MPSCL_ERROR_DEVICE_MISMATCH / MPSCL_ERROR_INVALID_ARGUMENT otherwise. */
 MPSCL_API mpscl_status mpscl_command_buffer_create_with_queue(mpscl_device *d, cl_command_queue q,
@@ -40,7 +54,8 @@ MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_b
 MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
 /* MTLCommandBuffer's GPUStartTime / GPUEndTime: device timestamps in seconds of the start of the
  * first kernel and the end of the last kernel encoded, once the buffer COMPLETED; 0 before, on
- * error, with no kernel encoded, or on a caller's queue without CL_QUEUE_PROFILING_ENABLE.
+ * error, with no kernel encoded, with MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, or on a caller's
+ * queue without CL_QUEUE_PROFILING_ENABLE.
  * Only the difference of the two is meaningful. */
 MPSCL_API double mpscl_command_buffer_gpu_start_time(const mpscl_command_buffer *cb);
 MPSCL_API double mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb);
