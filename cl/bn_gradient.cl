@@ -180,6 +180,27 @@ bn_gradient_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
     write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1, sum_dz, sum_dz_xh);
 }
 
+/* ---- one group per column tile ----
+ *
+ * For short columns (the library's plan: few rows, a device that gains from one launch): a
+ * group holds all N rows of its columns, so both passes run in one group, one launch, and no group
+ * waits for another. Pass 2 re-reads what pass 1 just read, from the cache. Each item sums at most
+ * 128 rows (two accumulators of 64), as the two launches' plan guarantees; the same tree. Global
+ * size as the two launches' with one chunk. */
+__kernel void
+bn_gradient_tile(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
+{
+    uint j = get_global_id(0) * VW, b = get_global_id(2);
+    realv sum_dz, sum_dz_xh;
+
+    chunk_sums(GRADIENT_INPUTS, j, b, 0, n, &sum_dz, &sum_dz_xh);
+    if (j >= c)
+        return;
+    if (get_local_id(1) == 0)
+        write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j, b, sum_dz, sum_dz_xh);
+    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, 0, n, sum_dz, sum_dz_xh);
+}
+
 /* ---- one launch ---- */
 
 /* Which slab a block of consecutive tickets serves, and in which pass: see the top. */

@@ -30,10 +30,10 @@ mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
 enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBETA, OP_COUNT };
 
 enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED, KERNEL_ROWS_PARTIALS, KERNEL_ROWS_APPLY,
-       KERNEL_COUNT };
+       KERNEL_TILE, KERNEL_COUNT };
 static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
                                            "bn_gradient_fused", "bn_gradient_rows_partials",
-                                           "bn_gradient_rows_apply"};
+                                           "bn_gradient_rows_apply", "bn_gradient_tile"};
 
 /* The one launch's own arguments, after the outputs: the shared ones, then its interleave. */
 static void
@@ -50,8 +50,14 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
 static void
 plan_kernels(const mpscl__bn_plan *p, size_t *first, size_t *second)
 {
-    *first = p->fused ? KERNEL_FUSED : p->rows ? KERNEL_ROWS_PARTIALS : KERNEL_PARTIALS;
-    *second = p->fused ? KERNEL_FUSED : p->rows ? KERNEL_ROWS_APPLY : KERNEL_APPLY;
+    *first = p->fused  ? KERNEL_FUSED
+             : p->tile ? KERNEL_TILE
+             : p->rows ? KERNEL_ROWS_PARTIALS
+                       : KERNEL_PARTIALS;
+    *second = p->fused  ? KERNEL_FUSED
+              : p->tile ? KERNEL_TILE
+              : p->rows ? KERNEL_ROWS_APPLY
+                        : KERNEL_APPLY;
 }
 
 /* Arguments every pass shares (GRADIENT_INPUT_ARGS), then the outputs of the kernels that write

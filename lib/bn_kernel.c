@@ -11,7 +11,7 @@
 
 #include "bn_kernel.h"
 
-/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2,rows=0" forces launch
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2,rows=0,tile=0" forces launch
  * parameters, for experiments and for the tests that run every variant the planner can pick. Unknown keys and
  * bad values are ignored: tuning never changes results beyond the order of summation, and never
  * fails (a slab that does not divide the tiles is the largest divisor below it). */
@@ -43,6 +43,8 @@ read_tune(mpscl__bn_tune *t)
                 t->lag = v;
             else if (strcmp(key, "rows") == 0 && v <= 1)
                 t->rows = v + 1;
+            else if (strcmp(key, "tile") == 0 && v <= 1)
+                t->tile = v + 1;
             s += used;
         }
         s = strchr(s, ',');

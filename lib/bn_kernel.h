@@ -9,7 +9,7 @@
  * gradient matrix), SECONDARY (the input matrix) and RESULT. */
 enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
 
-#define MPSCL__BN_MAX_KERNELS 5
+#define MPSCL__BN_MAX_KERNELS 6
 #define MPSCL__BN_MAX_ARGS 64
 
 /* A scalar kernel argument as last set (clSetKernelArg costs about half a microsecond on some
@@ -22,9 +22,10 @@ typedef struct mpscl__bn_arg_value {
 
 /* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
  * 2 the one-launch gradient (bn_gradient.cl) on any device; rows: 1 never, 2 always the
- * gradient's row streaming (CPU) layout. */
+ * gradient's row streaming (CPU) layout; tile: 1 never, 2 always (where N allows) the gradient's
+ * one group per column tile. */
 typedef struct mpscl__bn_tune {
-    size_t vw, wg, lx, chunks, fused, slab, lag, rows;
+    size_t vw, wg, lx, chunks, fused, slab, lag, rows, tile;
     int print_plan;             /* MPSCL_DEBUG set: each encode's plan goes to stderr */
 } mpscl__bn_tune;
 
@@ -73,6 +74,7 @@ typedef struct mpscl__bn_plan {
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     int rows;                     /* the gradient's row streaming kernels (lx: VW items per tile) */
+    int tile;                     /* the gradient's one group per column tile (bn_gradient_tile) */
     int fused;                    /* the one-launch gradient: */
     size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
     size_t slab, lag;             /*   tiles per slab, slabs of pass 1 ahead of pass 2 */

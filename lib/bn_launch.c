@@ -141,7 +141,9 @@ isqrt(size_t v)
  * cache where CL_DEVICE_GLOBAL_MEM_CACHE_SIZE reports another (NVIDIA reports L1: 4 MB on an
  * H100, whose L2 is 50 MB); 0 keeps the query's. threads: resident work-items per compute unit.
  * Measured on the H100 (docs/PERFORMANCE.md): 128x512 12 us in one launch against 20 in two,
- * 1024x1024 18 against 23, even at 256x16384, slower from 32768x256 up. */
+ * 1024x1024 18 against 23, even at 256x16384, slower from 32768x256 up. tile_rows: there, one
+ * group per column tile beats both up to N = 512 (128x512 10.7 against 13.1 us, 256x16384 30
+ * against 45, 512x4096 16 against 26) and loses from 1024 (1024x1024 25 against 18). */
 typedef struct device_tuning {
     cl_uint vendor_id;        /* 0: any */
     cl_device_type type;
@@ -149,19 +151,21 @@ typedef struct device_tuning {
     size_t one_launch_bytes, cache_bytes, threads;
     size_t group_rows;        /* rows of a work-group; 0: as many as 256 items allow */
     int row_streaming;        /* the gradient streams whole rows, one item per group */
+    size_t tile_rows;         /* up to this N, one group per column tile (bn_gradient_tile) */
 } device_tuning;
 
 /* CPUs (PoCL): the gradient streams rows (bn_gradient.cl, row streaming): a CPU runs a group's
  * items one after another, and one item per group reading whole rows of a tile reads memory in
- * order. 4096x1024 11.4 -> ? ms, 32768x256 24.1 -> ? ms on PoCL here. The forward: one row per
- * group; the tree over rows would cost a pass through local memory per level and buy nothing,
- * and more chunks keep the sequential sums as short. */
+ * order. 4096x1024 11.4 -> 3.8 ms, 32768x256 24.1 -> 8.5 ms on PoCL 3 here (2 cores); 1.07 ->
+ * 0.59 and 3.1 -> 0.98 ms on PoCL 5 (16 cores). The forward: one row per group; the tree over
+ * rows would cost a pass through local memory per level and buy nothing, and more chunks keep
+ * the sequential sums as short. */
 static const device_tuning tuning_table[] = {
-    {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048, 0, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048, 0, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "A100", 8u << 20, 40u << 20, 2048, 0, 0},
-    {0x10de, CL_DEVICE_TYPE_GPU, "", 4u << 20, 0, 1536, 0, 0},
-    {0, CL_DEVICE_TYPE_CPU, "", 0, 0, 0, 1, 1},
+    {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048, 0, 0, 512},
+    {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048, 0, 0, 512},
+    {0x10de, CL_DEVICE_TYPE_GPU, "A100", 8u << 20, 40u << 20, 2048, 0, 0, 0},
+    {0x10de, CL_DEVICE_TYPE_GPU, "", 4u << 20, 0, 1536, 0, 0, 0},
+    {0, CL_DEVICE_TYPE_CPU, "", 0, 0, 0, 1, 1, 0},
 };
 
 static const device_tuning *
@@ -302,6 +306,34 @@ plan_rows(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->rows = 1;
 }
 
+/* One group per column tile (bn_gradient_tile): where the device gains from one launch and the
+ * columns are short (the table's tile_rows), and each item sums at most 128 rows, the precision
+ * bound of the two launches' plan. */
+static int
+uses_tile(const mpscl__bn_kernel *k, const device_tuning *t, const mpscl__bn_plan *p)
+{
+    if (!k->is_gradient || k->tune.tile == 1 || k->tune.fused == 2 || p->n > 128 * p->ly)
+        return 0;
+    return k->tune.tile == 2 || (t != NULL && p->n <= t->tile_rows);
+}
+
+/* Tiles of 8 items (32 columns of 4: 128-byte rows, whole cache lines), twice the groups of the
+ * two launches' 16, and 256 items: the fastest on the H100 of the sizes tried (docs/PERFORMANCE.md;
+ * 128x512 9.8 us against 11.4 with 16 items, 256x16384 29 against 30 and 42 with 4). */
+static void
+plan_tile(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+{
+    size_t wg = p->lx * p->ly;
+
+    if (k->tune.lx == 0 && p->lx > 8) {
+        p->lx = 8;
+        p->ly = wg / 8;
+    }
+    p->chunks = 1;
+    p->chunk_rows = p->n;
+    p->tile = 1;
+}
+
 /* Reals of scratch the plan needs: [batch][chunk][slot][c] partials for the two launches, then
  * the forward's [batch][c] shifts;
  * [tile][chunk][slot][pw] partials and two [tile][slot][pw] rows of totals for the one launch
@@ -374,13 +406,19 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
     if (uses_rows(k, t))
         plan_rows(k, p);
+    else if (uses_tile(k, t, p))
+        plan_tile(k, p);
     else if (uses_one_launch(k, t, p))
         plan_one_launch(k, t, p);
     if (k->tune.print_plan)
         fprintf(stderr, "mpscl: %s %zux%zu (x%zu): vw %zu, group %zux%zu, %zu chunks of %zu rows; "
                 "%s (tiles %zu, slab %zu, lag %zu)\n", k->is_gradient ? "gradient" : "forward",
                 p->n, p->c, p->batches, p->vw, p->lx, p->ly, p->chunks, p->chunk_rows,
-                p->fused ? "one launch" : p->rows ? "row streaming" : "two launches", p->tiles,
+                p->fused  ? "one launch"
+                : p->tile ? "one group per tile"
+                : p->rows ? "row streaming"
+                          : "two launches",
+                p->tiles,
                 p->slab, p->lag);
 }
 

@@ -5,7 +5,8 @@
  * slabs of one tile to all of them, interleaves from one slab at a time to all at once;
  * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile); the
  * gradient's work-group layout (rows=0, what GPUs get) and its row streaming layout (rows=1, what
- * CPUs get) on any device, whichever the planner would pick there. */
+ * CPUs get) on any device, whichever the planner would pick there, and its one group per column
+ * tile (tile=1, short columns). */
 #include "config.h"
 
 #include <stdlib.h>
@@ -15,16 +16,16 @@
 #include "util.h"
 
 static const char *const tunings[] = {
-    "rows=0,vw=1",          /* scalar loads where vector loads would be chosen */
-    "rows=0,vw=4",          /* the default where C % 4 == 0 */
-    "rows=0,vw=8",          /* 8 columns per item where C % 8 == 0 */
-    "rows=0,wg=32",         /* small groups: more column tiles and chunks */
-    "rows=0,wg=64,lx=4",    /* narrow tiles, many rows per group */
-    "rows=0,wg=256,lx=1",   /* one column item per group */
-    "rows=0,chunks=1",      /* the whole column in one group: long sequential sums */
-    "rows=0,chunks=7",      /* a ragged last chunk */
-    "rows=0,chunks=1000",   /* chunks capped by the rows: one row per item */
-    "rows=0,fused=0",       /* two launches, where the device would get one */
+    "rows=0,tile=0,vw=1",           /* scalar loads where vector loads would be chosen */
+    "rows=0,tile=0,vw=4",           /* the default where C % 4 == 0 */
+    "rows=0,tile=0,vw=8",           /* 8 columns per item where C % 8 == 0 */
+    "rows=0,tile=0,wg=32",          /* small groups: more column tiles and chunks */
+    "rows=0,tile=0,wg=64,lx=4",     /* narrow tiles, many rows per group */
+    "rows=0,tile=0,wg=256,lx=1",    /* one column item per group */
+    "rows=0,tile=0,chunks=1",       /* the whole column in one group: long sequential sums */
+    "rows=0,tile=0,chunks=7",       /* a ragged last chunk */
+    "rows=0,tile=0,chunks=1000",    /* chunks capped by the rows: one row per item */
+    "rows=0,tile=0,fused=0",        /* two launches, where the device would get one */
     "fused=1",              /* one launch, the planner's tiles, chunks and interleave */
     "fused=1,lag=1",        /* one tile's pass 1 ahead of its pass 2 */
     "fused=1,lag=1000",     /* every tile's pass 1 before any pass 2 */
@@ -40,6 +41,9 @@ static const char *const tunings[] = {
     "rows=1,chunks=1",      /* one chunk: blocks of ROW_BLOCK rows carry the precision */
     "rows=1,chunks=7",      /* a ragged last chunk */
     "rows=1,chunks=1000",   /* chunks capped by the rows: one row each */
+    "rows=0,tile=1",        /* one group per column tile, where N allows (else the plan's) */
+    "rows=0,tile=1,wg=1024,lx=4",   /* 256 local rows: every case fits */
+    "rows=0,tile=1,vw=1,wg=64,lx=8",    /* scalar loads, 8 local rows: N up to 1024 */
 };
 
 static const char *const cases[] = {"C=1000", "C=65", "origins", "batch 4, origins",

@@ -19,9 +19,10 @@
  *     rely on it where the library picks them, see bn_gradient.cl). Out-of-bounds accesses,
  *     uninitialised reads and races inside a group are still checked.
  * `make oclgrind-check` asks oclgrind for 4 compute units so the plans use several row chunks,
- * and runs the variants twice, with `--tune rows=0` and `--tune rows=1` (MPSCL_TUNE): the
- * gradient's work-group layout, then its row streaming one (oclgrind's device calls itself a CPU
- * too, so the planner alone would pick only the latter).
+ * and runs the variants three times, with `--tune rows=0`, `--tune rows=1` and `--tune
+ * rows=0,tile=1,wg=64,lx=8` (MPSCL_TUNE): the gradient's work-group layout, its row streaming one
+ * (oclgrind's device calls itself a CPU too, so the planner alone would pick only that), and one
+ * group per column tile.
  * Arguments: [--one-launch | --tune MPSCL_TUNE] [N: run only configuration N]. Exit status 0 when
  * every call succeeded; prints the first failure otherwise. */
 #define _POSIX_C_SOURCE 200809L
