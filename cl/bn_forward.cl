@@ -186,6 +186,34 @@ bn_forward_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
     write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, mu, v);
 }
 
+/* One group per column tile, with compute_statistics, for short columns (the library's plan, as
+ * bn_gradient_tile): all three passes over all N rows in one group, the same sums as with one
+ * chunk. Every read of x's first row (the shift) comes before the group's first barrier, every
+ * write of y after its last, so in place holds. */
+__kernel void
+bn_forward_tile(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
+{
+    uint j = get_global_id(0) * VW, b = get_global_id(2);
+    ulong vb = (ulong)batch_first + b;
+    realv p = R(0.0), m, sqdev, mu, v;
+
+    if (j < c)
+        p = FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0));
+    m = chunk_shifted_sum(FORWARD_INPUTS, j, b, 0, n) / (real)n;
+    /* Every item has read the first sum's totals from lds before the second sum writes it. */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    sqdev = chunk_sqdev(FORWARD_INPUTS, j, b, 0, n, p, m);
+    if (j >= c)
+        return;
+    mu = ROUNDV_KIND(MEAN_KIND, p + m);
+    v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
+    if (get_local_id(1) == 0) {
+        STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
+        STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+    }
+    write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, 0, n, mu, v);
+}
+
 /* Global size (lx * 3 * tiles * chunks, ly), tiles = col_tiles * batches. Straight-line
  * barriers, as in bn_gradient_fused. */
 __kernel void

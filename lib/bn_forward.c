@@ -39,17 +39,18 @@ mpscl_matrix_batch_normalization_set_compute_statistics(mpscl_matrix_batch_norma
 
 /* Operand order in ops[] and in bn_forward_apply's argument list. */
 enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_COUNT };
-enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED };
+enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_COUNT };
 
 static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
-                                           "bn_forward_fused"};
+                                           "bn_forward_fused", "bn_forward_tile"};
 
-/* The kernels an encode runs: the three passes, apply alone (given statistics), or one launch. */
+/* The kernels an encode runs: the three passes, apply alone (given statistics), or one launch
+ * (the one-launch kernel, or one group per column tile). */
 static void
 kernel_range(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t *from, size_t *to)
 {
-    *from = p->fused ? K_FUSED : k->compute_statistics ? K_SUM : K_APPLY;
-    *to = p->fused ? K_FUSED : K_APPLY;
+    *from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? K_SUM : K_APPLY;
+    *to = p->fused ? K_FUSED : p->tile ? K_TILE : K_APPLY;
 }
 
 static cl_int
@@ -164,7 +165,7 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
         return s;
 
     pthread_mutex_lock(&k->lock);
-    if ((s = mpscl__bn_prepare(k, cb, kernel_names, 4, &p, &wait, fn)) != MPSCL_SUCCESS)
+    if ((s = mpscl__bn_prepare(k, cb, kernel_names, K_COUNT, &p, &wait, fn)) != MPSCL_SUCCESS)
         goto done;
     if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
         goto done;

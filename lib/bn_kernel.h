@@ -22,8 +22,8 @@ typedef struct mpscl__bn_arg_value {
 
 /* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
  * 2 the one-launch gradient (bn_gradient.cl) on any device; rows: 1 never, 2 always the
- * gradient's row streaming (CPU) layout; tile: 1 never, 2 always (where N allows) the gradient's
- * one group per column tile. */
+ * gradient's row streaming (CPU) layout; tile: 1 never, 2 always (where N allows) one group per
+ * column tile (the gradient, the forward with statistics). */
 typedef struct mpscl__bn_tune {
     size_t vw, wg, lx, chunks, fused, slab, lag, rows, tile;
     int print_plan;             /* MPSCL_DEBUG set: each encode's plan goes to stderr */
@@ -74,7 +74,7 @@ typedef struct mpscl__bn_plan {
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     int rows;                     /* the gradient's row streaming kernels (lx: VW items per tile) */
-    int tile;                     /* the gradient's one group per column tile (bn_gradient_tile) */
+    int tile;                     /* one group per column tile (bn_gradient_tile, bn_forward_tile) */
     int fused;                    /* the one-launch gradient: */
     size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
     size_t slab, lag;             /*   tiles per slab, slabs of pass 1 ahead of pass 2 */

@@ -306,13 +306,14 @@ plan_rows(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->rows = 1;
 }
 
-/* One group per column tile (bn_gradient_tile): where the device gains from one launch and the
+/* One group per column tile (bn_gradient_tile, bn_forward_tile with statistics): where the
  * columns are short (the table's tile_rows), and each item sums at most 128 rows, the precision
  * bound of the two launches' plan. */
 static int
 uses_tile(const mpscl__bn_kernel *k, const device_tuning *t, const mpscl__bn_plan *p)
 {
-    if (!k->is_gradient || k->tune.tile == 1 || k->tune.fused == 2 || p->n > 128 * p->ly)
+    if ((!k->is_gradient && !k->compute_statistics) || k->tune.tile == 1 || k->tune.fused == 2 ||
+        p->n > 128 * p->ly)
         return 0;
     return k->tune.tile == 2 || (t != NULL && p->n <= t->tile_rows);
 }

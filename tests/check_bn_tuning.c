@@ -6,7 +6,7 @@
  * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile); the
  * gradient's work-group layout (rows=0, what GPUs get) and its row streaming layout (rows=1, what
  * CPUs get) on any device, whichever the planner would pick there, and its one group per column
- * tile (tile=1, short columns). */
+ * tile (tile=1, short columns; the gradient and the forward with statistics). */
 #include "config.h"
 
 #include <stdlib.h>
