@@ -287,3 +287,133 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
                 LOAD_PARTIALS(stats2, pw));
     group_finish(sync, 3 * tiles * chunks, tiles, &word);
 }
+
+/* ---- row streaming, for CPUs ----
+ *
+ * The three passes as bn_gradient.cl's row streaming does the gradient's: a group is one item
+ * that streams whole rows of a column tile (global (column tiles, chunks, matrices), local
+ * 1 x 1 x 1, tile_items VW-columns per tile), per-column values in local memory, sums in blocks of
+ * ROW_BLOCK rows. The same shifts, partials and shift slot in scratch as the passes above. */
+
+/* s[q] = sum over rows [r0, r1) of f(x - p[q], m[q]): the shifted values (square 0) or their
+ * squared deviations from m (square 1), in blocks of ROW_BLOCK rows; bk: scratch array. */
+inline void
+tile_rows_sum(__global const data_t *xb, ulong x_rs, uint count, ulong r0, ulong r1, int square,
+              __local const realv *p, __local const realv *m, __local realv *s, __local realv *bk)
+{
+    for (uint q = 0; q < count; q++)
+        s[q] = R(0.0);
+    for (ulong r = r0; r < r1; r += ROW_BLOCK) {
+        for (uint q = 0; q < count; q++)
+            bk[q] = R(0.0);
+        for (ulong i = r; i < min(r + ROW_BLOCK, r1); i++) {
+            __global const data_t *xr = xb + i * x_rs;
+            if (square)
+                for (uint q = 0; q < count; q++) {
+                    realv d = (LOADV(xr, q * VW) - p[q]) - m[q];
+                    bk[q] += d * d;
+                }
+            else
+                for (uint q = 0; q < count; q++)
+                    bk[q] += LOADV(xr, q * VW) - p[q];
+        }
+        for (uint q = 0; q < count; q++)
+            s[q] += bk[q];
+    }
+}
+
+/* The shifts of the tile's columns: their first elements where finite. */
+inline void
+tile_shifts(__global const data_t *xb, uint count, __local realv *p)
+{
+    for (uint q = 0; q < count; q++)
+        p[q] = FINITE_OR_ZERO(LOADV(xb, q * VW));
+}
+
+__kernel void
+bn_forward_rows_sum(FORWARD_INPUT_ARGS, uint tile_items)
+{
+    uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
+    uint j0 = tile_columns(c, tile_items, &count);
+    __global const data_t *xb = x + x_off + ((ulong)batch_first + b) * x_ms + j0;
+    __local realv *a[ROWS_ARRAYS];
+    ulong r0, r1;
+
+    tile_arrays(lds, tile_items, a);
+    tile_shifts(xb, count, a[0]);
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    tile_rows_sum(xb, x_rs, count, r0, r1, 0, a[0], a[0], a[1], a[2]);
+    for (uint q = 0; q < count; q++) {
+        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 0, c, j0 + q * VW), a[1][q]);
+        if (chunk == 0)
+            STORE_PARTIALS(partials, shift_index(b, chunks, c, j0 + q * VW), a[0][q]);
+    }
+}
+
+__kernel void
+bn_forward_rows_sqdev(FORWARD_INPUT_ARGS, uint tile_items)
+{
+    uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
+    uint j0 = tile_columns(c, tile_items, &count);
+    __global const data_t *xb = x + x_off + ((ulong)batch_first + b) * x_ms + j0;
+    __local realv *a[ROWS_ARRAYS];
+    ulong r0, r1;
+
+    tile_arrays(lds, tile_items, a);
+    tile_shifts(xb, count, a[0]);
+    /* Slot 1 is this kernel's output: read slot 0 only. */
+    tile_totals(partials, b, chunks, c, j0, count, 1, a[1], a[2], a[3], a[4]);
+    for (uint q = 0; q < count; q++)
+        a[1][q] /= (real)n;
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    tile_rows_sum(xb, x_rs, count, r0, r1, 1, a[0], a[1], a[2], a[3]);
+    for (uint q = 0; q < count; q++)
+        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 1, c, j0 + q * VW), a[2][q]);
+}
+
+/* Rows of the chunk in order (a CPU prefetches forward streams best). */
+__kernel void
+bn_forward_rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
+{
+    uint b = get_global_id(2), chunk = apply_chunk(), chunks = get_num_groups(1), count;
+    uint j0 = tile_columns(c, tile_items, &count);
+    ulong vb = (ulong)batch_first + b, r0, r1;
+    __global const data_t *xb = x + x_off + vb * x_ms + j0;
+    __global data_t *yb = y + y_off + vb * y_ms + j0;
+    __local realv *a[ROWS_ARRAYS];
+
+    tile_arrays(lds, tile_items, a);
+    __local realv *mu = a[0], *is = a[1], *g = a[2], *bt = a[3];
+    if (compute_statistics)
+        tile_totals(partials, b, chunks, c, j0, count, 2, a[4], a[5], a[6], a[7]);
+    for (uint q = 0; q < count; q++) {
+        uint j = j0 + q * VW;
+        realv m, v;
+        if (compute_statistics) {
+            realv shift = LOAD_PARTIALS(partials, shift_index(b, chunks, c, j));
+            realv sum = a[4][q], sqdev = a[5][q];
+            m = ROUNDV_KIND(MEAN_KIND, shift + sum / (real)n);
+            v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
+            if (chunk == 0) {
+                STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, m);
+                STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+            }
+        } else {
+            m = LOADV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
+            v = LOADV_KIND(VAR_KIND, var, var_off + vb * var_vs + j);
+        }
+        mu[q] = m;
+        is[q] = R(1.0) / sqrt(v + eps);
+        g[q] = gamma ? LOADV_KIND(GAMMA_KIND, gamma, gamma_off + vb * gamma_vs + j) : (realv)R(1.0);
+        bt[q] = beta ? LOADV_KIND(BETA_KIND, beta, beta_off + vb * beta_vs + j) : (realv)R(0.0);
+    }
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    for (ulong i = r0; i < r1; i++) {
+        __global const data_t *xr = xb + i * x_rs;
+        __global data_t *yr = yb + i * y_rs;
+        for (uint q = 0; q < count; q++) {
+            realv xh = (LOADV(xr, q * VW) - mu[q]) * is[q];
+            STOREV(yr, q * VW, MAPV(neuron_f, g[q] * xh + bt[q], na, nb, nc));
+        }
+    }
+}

@@ -285,23 +285,10 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
  * columns, walking down rows) reads memory in strips of a group's width, a row stride apart. Here
  * a group is one item that streams whole rows of a column tile: global (column tiles, chunks,
  * matrices), local 1 x 1 x 1, tile_items VW-columns per tile. The per-column constants and sums
- * live in local memory (ROWS_ARRAYS arrays of tile_items realv in lds), which a CPU keeps in its
- * cache. Sums go in blocks of ROW_BLOCK rows, fresh accumulators per block added into the chunk's,
- * so no sequence of additions is longer than ROW_BLOCK + chunk_rows / ROW_BLOCK. Partials and
- * totals are those of the two launches above, in the same layout. */
-#define ROW_BLOCK 64
-#define ROWS_ARRAYS 8
-
-/* The group's column tile: first column, and its VW-column count. */
-inline uint
-tile_columns(uint c, uint tile_items, uint *count)
-{
-    uint items = (c + VW - 1) / VW, first = get_group_id(0) * tile_items;
-
-    *count = min(tile_items, items - first);
-    return first * VW;
-}
-
+ * live in local memory (ROWS_ARRAYS arrays of tile_items realv in lds, common.clh), which a CPU
+ * keeps in its cache. Sums go in blocks of ROW_BLOCK rows, fresh accumulators per block added into
+ * the chunk's, so no sequence of additions is longer than ROW_BLOCK + chunk_rows / ROW_BLOCK.
+ * Partials and totals are those of the two launches above, in the same layout. */
 inline void
 load_tile_constants(GRADIENT_INPUT_ARGS, ulong vb, uint j0, uint count, __local realv *lmu,
                     __local realv *lis, __local realv *lg, __local realv *lbt)
@@ -352,8 +339,7 @@ bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
     ulong vb = (ulong)batch_first + b, r0, r1;
     __local realv *a[ROWS_ARRAYS];
 
-    for (uint i = 0; i < ROWS_ARRAYS; i++)
-        a[i] = lds + i * tile_items;
+    tile_arrays(lds, tile_items, a);
     load_tile_constants(GRADIENT_INPUTS, vb, j0, count, a[0], a[1], a[2], a[3]);
     for (uint q = 0; q < count; q++)
         a[4][q] = a[5][q] = R(0.0);
@@ -362,29 +348,6 @@ bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
     for (uint q = 0; q < count; q++) {
         STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 0, c, j0 + q * VW), a[4][q]);
         STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 1, c, j0 + q * VW), a[5][q]);
-    }
-}
-
-/* Totals of the tile's columns over all chunks, as column_totals sums them for one local row:
- * blocks of 32 chunks. */
-inline void
-tile_totals(__global const real *partials, uint b, uint chunks, uint c, uint j0, uint count,
-            __local realv *t1, __local realv *t2, __local realv *b1, __local realv *b2)
-{
-    for (uint q = 0; q < count; q++)
-        t1[q] = t2[q] = R(0.0);
-    for (uint k0 = 0; k0 < chunks; k0 += 32) {
-        for (uint q = 0; q < count; q++)
-            b1[q] = b2[q] = R(0.0);
-        for (uint k = k0; k < min(k0 + 32, chunks); k++)
-            for (uint q = 0; q < count; q++) {
-                b1[q] += LOAD_PARTIALS(partials, partial_index(b, k, chunks, 0, c, j0 + q * VW));
-                b2[q] += LOAD_PARTIALS(partials, partial_index(b, k, chunks, 1, c, j0 + q * VW));
-            }
-        for (uint q = 0; q < count; q++) {
-            t1[q] += b1[q];
-            t2[q] += b2[q];
-        }
     }
 }
 
@@ -397,8 +360,7 @@ bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_item
     ulong vb = (ulong)batch_first + b, r0, r1;
     __local realv *a[ROWS_ARRAYS];
 
-    for (uint i = 0; i < ROWS_ARRAYS; i++)
-        a[i] = lds + i * tile_items;
+    tile_arrays(lds, tile_items, a);
     __local realv *lmu = a[0], *lis = a[1], *lg = a[2], *lbt = a[3], *mdz = a[4], *mdzxh = a[5];
     __local realv *scale = a[6];
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j0;
@@ -406,7 +368,7 @@ bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_item
     __global data_t *dxb = dx + dx_off + vb * dx_ms + j0;
 
     load_tile_constants(GRADIENT_INPUTS, vb, j0, count, lmu, lis, lg, lbt);
-    tile_totals(partials, b, chunks, c, j0, count, mdz, mdzxh, a[6], a[7]);
+    tile_totals(partials, b, chunks, c, j0, count, 2, mdz, mdzxh, a[6], a[7]);
     for (uint q = 0; q < count; q++) {
         if (chunk == 0)
             write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j0 + q * VW, b, mdz[q],

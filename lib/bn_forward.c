@@ -39,18 +39,23 @@ mpscl_matrix_batch_normalization_set_compute_statistics(mpscl_matrix_batch_norma
 
 /* Operand order in ops[] and in bn_forward_apply's argument list. */
 enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_COUNT };
-enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_COUNT };
+enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_ROWS_SUM, K_ROWS_SQDEV, K_ROWS_APPLY, K_COUNT };
 
 static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
-                                           "bn_forward_fused", "bn_forward_tile"};
+                                           "bn_forward_fused", "bn_forward_tile",
+                                           "bn_forward_rows_sum", "bn_forward_rows_sqdev",
+                                           "bn_forward_rows_apply"};
 
-/* The kernels an encode runs: the three passes, apply alone (given statistics), or one launch
- * (the one-launch kernel, or one group per column tile). */
+/* The kernels an encode runs, in index order: the three passes (row streaming or not), apply
+ * alone (given statistics), or one launch (the one-launch kernel, or one group per column
+ * tile). */
 static void
 kernel_range(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t *from, size_t *to)
 {
-    *from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? K_SUM : K_APPLY;
-    *to = p->fused ? K_FUSED : p->tile ? K_TILE : K_APPLY;
+    size_t sum = p->rows ? K_ROWS_SUM : K_SUM, apply = p->rows ? K_ROWS_APPLY : K_APPLY;
+
+    *from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? sum : apply;
+    *to = p->fused ? K_FUSED : p->tile ? K_TILE : apply;
 }
 
 static cl_int
@@ -66,18 +71,20 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         /* FORWARD_INPUT_ARGS */
         mpscl__bn_arg_operand(&a, &ops[OP_X]);
         mpscl__bn_arg_geometry(&a, p);
-        if (kr == K_SUM || kr == K_SQDEV)
-            continue;
-        /* FORWARD_OUTPUT_ARGS */
-        for (size_t i = OP_MEAN; i <= OP_Y; i++)
-            mpscl__bn_arg_operand(&a, &ops[i]);
-        mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
-        mpscl__bn_arg(&a, sizeof stats, &stats);
-        mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
-        mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
-        mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
+        if (kr != K_SUM && kr != K_SQDEV && kr != K_ROWS_SUM && kr != K_ROWS_SQDEV) {
+            /* FORWARD_OUTPUT_ARGS */
+            for (size_t i = OP_MEAN; i <= OP_Y; i++)
+                mpscl__bn_arg_operand(&a, &ops[i]);
+            mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
+            mpscl__bn_arg(&a, sizeof stats, &stats);
+            mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
+            mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
+            mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
+        }
         if (kr == K_FUSED)
             mpscl__bn_arg_one_launch(&a, p);
+        if (p->rows)
+            mpscl__bn_arg_tile_items(&a, p);
     }
     return err;
 }

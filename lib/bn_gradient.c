@@ -83,10 +83,8 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
                 mpscl__bn_arg_operand(&a, &ops[i]);
         if (kr == KERNEL_FUSED)
             set_fused_args(&a, p);
-        if (p->rows) {
-            cl_uint tile_items = (cl_uint)p->lx;
-            mpscl__bn_arg(&a, sizeof tile_items, &tile_items);
-        }
+        if (p->rows)
+            mpscl__bn_arg_tile_items(&a, p);
     }
     return err;
 }

@@ -9,7 +9,7 @@
  * gradient matrix), SECONDARY (the input matrix) and RESULT. */
 enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
 
-#define MPSCL__BN_MAX_KERNELS 6
+#define MPSCL__BN_MAX_KERNELS 8
 #define MPSCL__BN_MAX_ARGS 64
 
 /* A scalar kernel argument as last set (clSetKernelArg costs about half a microsecond on some
@@ -21,8 +21,8 @@ typedef struct mpscl__bn_arg_value {
 } mpscl__bn_arg_value;
 
 /* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
- * 2 the one-launch gradient (bn_gradient.cl) on any device; rows: 1 never, 2 always the
- * gradient's row streaming (CPU) layout; tile: 1 never, 2 always (where N allows) one group per
+ * 2 the one-launch gradient (bn_gradient.cl) on any device; rows: 1 never, 2 always the row
+ * streaming (CPU) layout; tile: 1 never, 2 always (where N allows) one group per
  * column tile (the gradient, the forward with statistics). */
 typedef struct mpscl__bn_tune {
     size_t vw, wg, lx, chunks, fused, slab, lag, rows, tile;
@@ -73,8 +73,8 @@ typedef struct mpscl__bn_plan {
     size_t vw;                    /* columns per work-item: 4 when C is a multiple of 4, else 1 */
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
-    int rows;                     /* the gradient's row streaming kernels (lx: VW items per tile) */
-    int tile;                     /* one group per column tile (bn_gradient_tile, bn_forward_tile) */
+    int rows;                     /* the row streaming kernels (lx: VW items per tile) */
+    int tile;                     /* one group per column tile (bn_{gradient,forward}_tile) */
     int fused;                    /* the one-launch gradient: */
     size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
     size_t slab, lag;             /*   tiles per slab, slabs of pass 1 ahead of pass 2 */
@@ -150,6 +150,8 @@ void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
 void mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* The one-launch kernels' counters, col_tiles, tiles and chunks. */
 void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
+/* The row streaming kernels' tile width (their last argument). */
+void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);

@@ -262,7 +262,7 @@ enum { ROWS_ARRAYS = 8 };
 static int
 uses_rows(const mpscl__bn_kernel *k, const device_tuning *t)
 {
-    if (!k->is_gradient || k->tune.rows == 1 || k->tune.fused == 2)
+    if (k->tune.rows == 1 || k->tune.fused == 2)
         return 0;
     return k->tune.rows == 2 || (t != NULL && t->row_streaming);
 }
@@ -648,6 +648,14 @@ mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
     mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
     mpscl__bn_arg(a, sizeof tiles, &tiles);
     mpscl__bn_arg(a, sizeof chunks, &chunks);
+}
+
+void
+mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p)
+{
+    cl_uint tile_items = (cl_uint)p->lx;
+
+    mpscl__bn_arg(a, sizeof tile_items, &tile_items);
 }
 
 void

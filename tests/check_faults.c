@@ -197,8 +197,9 @@ check_reference(const outputs *o)
 }
 
 /* Calls whose failure the library may absorb and still succeed: releases (its release functions
- * return void; the failure is logged under MPSCL_DEBUG), clFinish (only in a release), the build log (only read to word a message), profiling times (read as
- * 0), device queries that only steer a choice: the type while picking the default device
+ * return void; the failure is logged under MPSCL_DEBUG), clFinish (only in a release), the build
+ * log (only read to word a message), profiling times (read as 0), device queries that only steer
+ * a choice: the type while picking the default device
  * (treated as "not a GPU"), the name while matching MPSCL_DEVICE, the extension string (fp64
  * treated as absent); and everything of the disk program cache (lib/program_cache.c), whose
  * every failure is a miss or a skipped store: the platform and device strings of its key, the
