@@ -295,8 +295,8 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
  * 1 x 1 x 1, tile_items VW-columns per tile), per-column values in local memory, sums in blocks of
  * ROW_BLOCK rows. The same shifts, partials and shift slot in scratch as the passes above. */
 
-/* s[q] = sum over rows [r0, r1) of f(x - p[q], m[q]): the shifted values (square 0) or their
- * squared deviations from m (square 1), in blocks of ROW_BLOCK rows; bk: scratch array. */
+/* s[q] = sum over rows [r0, r1) of the shifted values x - p[q] (square 0, m unused) or of their
+ * squared deviations from m[q] (square 1), in blocks of ROW_BLOCK rows; bk: scratch array. */
 inline void
 tile_rows_sum(__global const data_t *xb, ulong x_rs, uint count, ulong r0, ulong r1, int square,
               __local const realv *p, __local const realv *m, __local realv *s, __local realv *bk)
@@ -330,8 +330,10 @@ tile_shifts(__global const data_t *xb, uint count, __local realv *p)
         p[q] = FINITE_OR_ZERO(LOADV(xb, q * VW));
 }
 
-__kernel void
-bn_forward_rows_sum(FORWARD_INPUT_ARGS, uint tile_items)
+/* The group's share of pass 1 (square 0: shifted sums, and the shifts from chunk 0) or pass 2
+ * (square 1: squared deviations about the shifted mean) into slot `square` of the partials. */
+inline void
+rows_statistics_pass(FORWARD_INPUT_ARGS, uint tile_items, int square)
 {
     uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
     uint j0 = tile_columns(c, tile_items, &count);
@@ -341,34 +343,32 @@ bn_forward_rows_sum(FORWARD_INPUT_ARGS, uint tile_items)
 
     tile_arrays(lds, tile_items, a);
     tile_shifts(xb, count, a[0]);
+    if (square) {
+        /* Slot 1 is this pass's output: read slot 0 only. */
+        tile_totals(partials, b, chunks, c, j0, count, 1, a[1], a[2], a[3], a[4]);
+        for (uint q = 0; q < count; q++)
+            a[1][q] /= (real)n;
+    }
     chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    tile_rows_sum(xb, x_rs, count, r0, r1, 0, a[0], a[0], a[1], a[2]);
+    tile_rows_sum(xb, x_rs, count, r0, r1, square, a[0], a[1], a[2], a[3]);
     for (uint q = 0; q < count; q++) {
-        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 0, c, j0 + q * VW), a[1][q]);
-        if (chunk == 0)
+        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, square, c, j0 + q * VW),
+                       a[2][q]);
+        if (!square && chunk == 0)
             STORE_PARTIALS(partials, shift_index(b, chunks, c, j0 + q * VW), a[0][q]);
     }
 }
 
 __kernel void
+bn_forward_rows_sum(FORWARD_INPUT_ARGS, uint tile_items)
+{
+    rows_statistics_pass(FORWARD_INPUTS, tile_items, 0);
+}
+
+__kernel void
 bn_forward_rows_sqdev(FORWARD_INPUT_ARGS, uint tile_items)
 {
-    uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
-    uint j0 = tile_columns(c, tile_items, &count);
-    __global const data_t *xb = x + x_off + ((ulong)batch_first + b) * x_ms + j0;
-    __local realv *a[ROWS_ARRAYS];
-    ulong r0, r1;
-
-    tile_arrays(lds, tile_items, a);
-    tile_shifts(xb, count, a[0]);
-    /* Slot 1 is this kernel's output: read slot 0 only. */
-    tile_totals(partials, b, chunks, c, j0, count, 1, a[1], a[2], a[3], a[4]);
-    for (uint q = 0; q < count; q++)
-        a[1][q] /= (real)n;
-    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    tile_rows_sum(xb, x_rs, count, r0, r1, 1, a[0], a[1], a[2], a[3]);
-    for (uint q = 0; q < count; q++)
-        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 1, c, j0 + q * VW), a[2][q]);
+    rows_statistics_pass(FORWARD_INPUTS, tile_items, 1);
 }
 
 /* Rows of the chunk in order (a CPU prefetches forward streams best). */

@@ -196,6 +196,23 @@ one_launch_passes(const mpscl__bn_kernel *k)
     return k->is_gradient ? 2 : 3;
 }
 
+/* Row chunks: the planner's count, or MPSCL_TUNE's, within [1, min(most, 1024)]; then rows per
+ * chunk, and the chunks those make (none empty). */
+static void
+set_chunks(const mpscl__bn_kernel *k, mpscl__bn_plan *p, size_t chunks, size_t most)
+{
+    if (k->tune.chunks != 0)
+        chunks = k->tune.chunks;
+    if (chunks > most)
+        chunks = most;
+    if (chunks > 1024)
+        chunks = 1024;
+    if (chunks == 0)
+        chunks = 1;
+    p->chunk_rows = (p->n + chunks - 1) / chunks;
+    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+}
+
 static size_t
 largest_divisor_at_most(size_t v, size_t most)
 {
@@ -229,16 +246,7 @@ plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_pla
         chunks = resident;
     if (chunks < precise)
         chunks = precise;
-    if (k->tune.chunks != 0)
-        chunks = k->tune.chunks;
-    if (chunks > most)
-        chunks = most;
-    if (chunks > 1024)
-        chunks = 1024;
-    if (chunks == 0)
-        chunks = 1;
-    p->chunk_rows = (p->n + chunks - 1) / chunks;
-    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    set_chunks(k, p, chunks, most);
     p->col_tiles = (items + p->lx - 1) / p->lx;
     p->tiles = p->col_tiles * p->batches;
     if (one_launch_passes(k) * p->tiles * p->chunks >= (1u << 24))
@@ -293,16 +301,7 @@ plan_rows(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     cheap = isqrt(p->n);
     if (chunks > cheap)
         chunks = cheap;
-    if (k->tune.chunks != 0)
-        chunks = k->tune.chunks;
-    if (chunks > p->n)
-        chunks = p->n;
-    if (chunks > 1024)
-        chunks = 1024;
-    if (chunks == 0)
-        chunks = 1;
-    p->chunk_rows = (p->n + chunks - 1) / chunks;
-    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    set_chunks(k, p, chunks, p->n);
     p->rows = 1;
 }
 
@@ -366,7 +365,7 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     size_t want = k->tune.wg != 0 ? k->tune.wg : 256;
     size_t wg = pow2_floor(k->kernel_wg_max < want ? k->kernel_wg_max : want);
     size_t items = (p->c + p->vw - 1) / p->vw;
-    size_t lx = pow2_ceil(items), ly, col_groups, chunks, precise, cheap, most;
+    size_t lx = pow2_ceil(items), ly, col_groups, chunks, precise, cheap;
 
     if (lx > (p->vw == 1 ? 32u : 64u / p->vw))
         lx = p->vw == 1 ? 32u : 64u / p->vw;
@@ -392,19 +391,9 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     precise = (p->n + ly * 128 - 1) / (ly * 128);
     if (chunks < precise)
         chunks = precise;
-    if (k->tune.chunks != 0)
-        chunks = k->tune.chunks;
-    most = (p->n + ly - 1) / ly;
-    if (most > 1024)
-        most = 1024;
-    if (chunks > most)
-        chunks = most;
-    if (chunks == 0)
-        chunks = 1;
     p->lx = lx;
     p->ly = ly;
-    p->chunk_rows = (p->n + chunks - 1) / chunks;
-    p->chunks = (p->n + p->chunk_rows - 1) / p->chunk_rows;
+    set_chunks(k, p, chunks, (p->n + ly - 1) / ly);
     if (uses_rows(k, t))
         plan_rows(k, p);
     else if (uses_tile(k, t, p))
