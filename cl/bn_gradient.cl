@@ -351,7 +351,8 @@ bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
     }
 }
 
-/* Rows of the chunk last to first: the rows pass 1 read last are the likeliest in the cache. */
+/* Chunks in reverse order (apply_chunk: the rows pass 1 read last are the likeliest in the
+ * cache), each chunk's rows first to last (a CPU prefetches forward streams best). */
 __kernel void
 bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
 {

@@ -45,6 +45,7 @@ static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev",
                                            "bn_forward_fused", "bn_forward_tile",
                                            "bn_forward_rows_sum", "bn_forward_rows_sqdev",
                                            "bn_forward_rows_apply"};
+_Static_assert(K_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every forward kernel");
 
 /* The kernels an encode runs, in index order: the three passes (row streaming or not), apply
  * alone (given statistics), or one launch (the one-launch kernel, or one group per column

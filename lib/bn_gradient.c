@@ -34,6 +34,7 @@ enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED, KERNEL_ROWS_PARTIALS, KERNEL
 static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
                                            "bn_gradient_fused", "bn_gradient_rows_partials",
                                            "bn_gradient_rows_apply", "bn_gradient_tile"};
+_Static_assert(KERNEL_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every gradient kernel");
 
 /* The one launch's own arguments, after the outputs: the shared ones, then its interleave. */
 static void

@@ -157,9 +157,9 @@ typedef struct device_tuning {
 /* CPUs (PoCL): the gradient streams rows (bn_gradient.cl, row streaming): a CPU runs a group's
  * items one after another, and one item per group reading whole rows of a tile reads memory in
  * order. 4096x1024 11.4 -> 3.8 ms, 32768x256 24.1 -> 8.5 ms on PoCL 3 here (2 cores); 1.07 ->
- * 0.59 and 3.1 -> 0.98 ms on PoCL 5 (16 cores). The forward: one row per group; the tree over
- * rows would cost a pass through local memory per level and buy nothing, and more chunks keep
- * the sequential sums as short. */
+ * 0.59 and 3.1 -> 0.98 ms on PoCL 5 (16 cores); the forward likewise. group_rows (one row per
+ * group) is for the work-group layout where MPSCL_TUNE=rows=0 asks for it on a CPU: the tree
+ * over rows would cost a pass through local memory per level and buy nothing. */
 static const device_tuning tuning_table[] = {
     {0x10de, CL_DEVICE_TYPE_GPU, "H100", 8u << 20, 50u << 20, 2048, 0, 0, 512},
     {0x10de, CL_DEVICE_TYPE_GPU, "H200", 8u << 20, 50u << 20, 2048, 0, 0, 512},
@@ -289,6 +289,8 @@ plan_rows(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     if (budget > (64u << 10))
         budget = 64u << 10;
     tile = k->tune.lx != 0 ? k->tune.lx : budget / per_item;
+    if (tile > k->device->local_mem_size / per_item)
+        tile = (size_t)(k->device->local_mem_size / per_item);   /* MPSCL_TUNE never fails */
     if (tile > items)
         tile = items;
     if (tile == 0)
@@ -328,6 +330,8 @@ plan_tile(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     if (k->tune.lx == 0 && p->lx > 8) {
         p->lx = 8;
         p->ly = wg / 8;
+        if (p->ly > pow2_ceil(p->n))
+            p->ly = pow2_ceil(p->n);
     }
     p->chunks = 1;
     p->chunk_rows = p->n;
@@ -479,7 +483,7 @@ static mpscl_status
 prepare_scratch(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
                 cl_event *wait)
 {
-    cl_command_queue q = mpscl_command_buffer_cl_queue(cb);
+    cl_command_queue q = mpscl__command_buffer_queue(cb);
     size_t bytes = scratch_reals(p) * mpscl__bn_real_size(p);
     cl_int err;
 
@@ -676,7 +680,7 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
         global[1] = p->chunks;
         local[0] = 1;
     }
-    err = clEnqueueNDRangeKernel(mpscl_command_buffer_cl_queue(cb), k->kernels[i], 3, NULL, global,
+    err = clEnqueueNDRangeKernel(mpscl__command_buffer_queue(cb), k->kernels[i], 3, NULL, global,
                                  local, *wait != NULL ? 1 : 0, *wait != NULL ? wait : NULL, &ev);
 
     if (*wait != NULL) {

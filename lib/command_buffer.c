@@ -23,6 +23,8 @@ struct mpscl_command_buffer {
     held_object *held;
     size_t nheld, capheld;
     cl_event first, last;       /* first and last kernel enqueued: GPU start and end times */
+    int queue_shared;           /* the caller has the queue (theirs, or asked for it) and may have
+                                 * enqueued work of its own: commit ends with a marker */
 };
 
 static void
@@ -117,6 +119,8 @@ mpscl_command_buffer_create_with_queue(mpscl_device *d, cl_command_queue q, mpsc
         return mpscl__fail_cl(err, "clRetainCommandQueue");
     if ((s = command_buffer_new(d, q, out)) != MPSCL_SUCCESS)
         mpscl__check_cl(clReleaseCommandQueue(q), "clReleaseCommandQueue");
+    else
+        (*out)->queue_shared = 1;
     return s;
 }
 
@@ -132,8 +136,9 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_commit: already committed");
     /* The queue is in order, so the last kernel completes after all the others: its event is the
-     * buffer's, and a marker (a command more, 8 us on NVIDIA) is only for a buffer without one. */
-    if (cb->first != NULL) {
+     * buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without kernels, and one
+     * whose queue may hold the caller's own commands, which are part of its work. */
+    if (cb->first != NULL && !cb->queue_shared) {
         cb->done = cb->last != NULL ? cb->last : cb->first;
         err = clRetainEvent(cb->done);
     } else {
@@ -141,7 +146,9 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     }
     if (err != CL_SUCCESS) {
         cb->done = NULL;
-        return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList");
+        return mpscl__fail_cl(err, cb->queue_shared || cb->first == NULL
+                                       ? "clEnqueueMarkerWithWaitList"
+                                       : "clRetainEvent");
     }
     err = clFlush(cb->queue);
     if (err != CL_SUCCESS) {
@@ -166,8 +173,8 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
                            "command_buffer_wait: the buffer was not committed");
     if (cb->state == MPSCL_COMMAND_BUFFER_COMMITTED) {
         /* done completes after all the buffer's work (commit); a failed command makes the wait,
-         * or the status of the first or last command, negative. Work of others on a caller's
-         * queue after the buffer's is not waited for (no clFinish), as in Metal. */
+         * or the status of done or the first kernel, negative. Work enqueued after the commit is
+         * not the buffer's and is not waited for (no clFinish), as in Metal. */
         err = clWaitForEvents(1, &cb->done);
         for (size_t i = 0; i < 2 && err == CL_SUCCESS; i++) {
             cl_event ev = i == 0 ? cb->done : cb->first;
@@ -247,7 +254,17 @@ mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
 cl_command_queue
 mpscl_command_buffer_cl_queue(const mpscl_command_buffer *cb)
 {
-    return cb == NULL ? NULL : cb->queue;
+    if (cb == NULL)
+        return NULL;
+    /* The caller may now enqueue on it (the buffer was allocated mutable; const is the API's). */
+    ((mpscl_command_buffer *)cb)->queue_shared = 1;
+    return cb->queue;
+}
+
+cl_command_queue
+mpscl__command_buffer_queue(const mpscl_command_buffer *cb)
+{
+    return cb->queue;
 }
 
 mpscl_device *

@@ -145,6 +145,8 @@ mpscl_status mpscl__command_buffer_check_encode(const mpscl_command_buffer *cb,
 mpscl_status mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count);
 /* Takes over the event of a kernel enqueued into cb, for the GPU start and end times. */
 void mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev);
+/* The buffer's queue, for the library's own commands (the public getter marks it shared). */
+cl_command_queue mpscl__command_buffer_queue(const mpscl_command_buffer *cb);
 /* Keeps obj alive until cb completes: takes over one reference (release called at completion). */
 void mpscl__command_buffer_hold(mpscl_command_buffer *cb, void *obj, void (*release)(void *));
 

@@ -1,9 +1,12 @@
 /* tests/check_command_buffer.c: the command buffer's states (create, commit, wait), wrapping a
  * user's queue, refusals, and the rule that encoded objects live until the work completes. */
+#define _POSIX_C_SOURCE 200809L
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ref.h"
 #include "util.h"
@@ -246,6 +249,66 @@ START_TEST(user_queue)
 }
 END_TEST
 
+static void *
+complete_later(void *user_event)
+{
+    struct timespec t = {0, 100 * 1000 * 1000};
+
+    nanosleep(&t, NULL);
+    clSetUserEventStatus((cl_event)user_event, CL_COMPLETE);
+    return NULL;
+}
+
+/* Commands the caller puts on the buffer's queue before the commit are the buffer's work: a
+ * non-blocking read of the result, enqueued after the kernels and held back by a user event that
+ * another thread completes 100 ms later, is complete when wait returns. */
+START_TEST(callers_commands_waited_for)
+{
+    for (int own_queue = 0; own_queue < 2; own_queue++) {
+        cl_int err = CL_SUCCESS, status = CL_QUEUED;
+        cl_command_queue q = NULL;
+        mpscl_command_buffer *cb = NULL;
+        float got[ROWS * COLS];
+        cl_event read, gate;
+        pthread_t thread;
+        forward f;
+
+        if (!own_queue) {
+            q = clCreateCommandQueue(mpscl_device_cl_context(test_device),
+                                     mpscl_device_cl_device_id(test_device), 0, &err);
+            ck_assert_int_eq(err, CL_SUCCESS);
+            ASSERT_OK(mpscl_command_buffer_create_with_queue(test_device, q, &cb));
+            ck_assert_int_eq(clReleaseCommandQueue(q), CL_SUCCESS);
+        } else {
+            ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+        }
+        forward_setup(&f);
+        ASSERT_OK(forward_encode(&f, cb));
+        q = mpscl_command_buffer_cl_queue(cb);
+        gate = clCreateUserEvent(mpscl_device_cl_context(test_device), &err);
+        ck_assert_int_eq(err, CL_SUCCESS);
+        ck_assert_int_eq(clEnqueueReadBuffer(q, f.ybuf, CL_FALSE, 0, sizeof got, got, 1, &gate,
+                                             &read),
+                         CL_SUCCESS);
+        ASSERT_OK(mpscl_command_buffer_commit(cb));
+        ck_assert_int_eq(pthread_create(&thread, NULL, complete_later, gate), 0);
+        ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+        /* Before the join: a wait that returned early would find the read still held back. */
+        ck_assert_int_eq(clGetEventInfo(read, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                                        &status, NULL),
+                         CL_SUCCESS);
+        ck_assert_int_eq(pthread_join(thread, NULL), 0);
+        ck_assert_int_eq(clReleaseEvent(gate), CL_SUCCESS);
+        ck_assert_int_eq(status, CL_COMPLETE);
+        ck_assert_int_eq(clReleaseEvent(read), CL_SUCCESS);
+        assert_result_correct(&f);
+        forward_release(&f);
+        mpscl_command_buffer_release(cb);
+        ck_assert_int_eq(clReleaseMemObject(f.ybuf), CL_SUCCESS);
+    }
+}
+END_TEST
+
 START_TEST(user_queue_refused)
 {
     cl_device_id id = mpscl_device_cl_device_id(test_device);
@@ -451,6 +514,7 @@ command_buffer_suite(void)
     tcase_add_test(tc, encode_after_commit);
     tcase_add_test(tc, encoded_objects_kept_alive);
     tcase_add_test(tc, untimed_buffer);
+    tcase_add_test(tc, callers_commands_waited_for);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -46,8 +46,10 @@ MPSCL_API mpscl_status mpscl_command_buffer_create_with_queue(mpscl_device *d, c
 /* Flushes the queue; afterwards encoding is MPSCL_ERROR_INVALID_STATE, and so is a second commit. */
 MPSCL_API mpscl_status mpscl_command_buffer_commit(mpscl_command_buffer *cb);
 /* Blocks until the committed work finished: MPSCL_SUCCESS, or the first error of the work
- * (MPSCL_ERROR_OPENCL). Waiting on an uncommitted buffer is MPSCL_ERROR_INVALID_STATE. Waiting
- * again returns the same result. */
+ * (MPSCL_ERROR_OPENCL). The work is what was encoded, and, on a caller's queue or one taken with
+ * mpscl_command_buffer_cl_queue, the caller's own commands enqueued there before the commit.
+ * Waiting on an uncommitted buffer is MPSCL_ERROR_INVALID_STATE. Waiting again returns the same
+ * result. */
 MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb);
 /* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR.
  * A NULL buffer reports ERROR. */
