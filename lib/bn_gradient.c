@@ -47,18 +47,17 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
     mpscl__bn_arg(a, sizeof lag, &lag);
 }
 
-/* The plan's kernels: pass 1 (or the one launch) and pass 2 (the same where one launch). */
-static void
-plan_kernels(const mpscl__bn_plan *p, size_t *first, size_t *second)
+/* The plan's kernels in launch order, ks[0 .. count-1]: pass 1 and pass 2, or the one launch. */
+static size_t
+plan_kernels(const mpscl__bn_plan *p, size_t ks[2])
 {
-    *first = p->fused  ? KERNEL_FUSED
-             : p->tile ? KERNEL_TILE
-             : p->rows ? KERNEL_ROWS_PARTIALS
-                       : KERNEL_PARTIALS;
-    *second = p->fused  ? KERNEL_FUSED
-              : p->tile ? KERNEL_TILE
-              : p->rows ? KERNEL_ROWS_APPLY
-                        : KERNEL_APPLY;
+    if (p->fused || p->tile) {
+        ks[0] = p->fused ? KERNEL_FUSED : KERNEL_TILE;
+        return 1;
+    }
+    ks[0] = p->rows ? KERNEL_ROWS_PARTIALS : KERNEL_PARTIALS;
+    ks[1] = p->rows ? KERNEL_ROWS_APPLY : KERNEL_APPLY;
+    return 2;
 }
 
 /* Arguments every pass shares (GRADIENT_INPUT_ARGS), then the outputs of the kernels that write
@@ -67,10 +66,10 @@ static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
     cl_int err = CL_SUCCESS;
-    size_t first, second;
+    size_t ks[2], count = plan_kernels(p, ks);
 
-    plan_kernels(p, &first, &second);
-    for (size_t kr = first; kr <= second; kr += second > first ? second - first : 1) {
+    for (size_t ki = 0; ki < count; ki++) {
+        size_t kr = ks[ki];
         mpscl__bn_args a = {k, kr, 0, &err};
         for (size_t i = OP_DY; i <= OP_BETA; i++)
             mpscl__bn_arg_operand(&a, &ops[i]);
@@ -156,7 +155,7 @@ mpscl_matrix_batch_normalization_gradient_encode(
     mpscl__bn_operand ops[OP_COUNT];
     mpscl__bn_plan p = {0};
     mpscl__bn_kernel *k;
-    size_t first, second;
+    size_t ks[2], count;
     cl_event wait = NULL;
     cl_int err;
     mpscl_status s;
@@ -192,9 +191,9 @@ mpscl_matrix_batch_normalization_gradient_encode(
         s = mpscl__fail_cl(err, "clSetKernelArg");
         goto done;
     }
-    plan_kernels(&p, &first, &second);
-    if ((s = mpscl__bn_enqueue(k, cb, first, &p, &wait)) == MPSCL_SUCCESS && second != first)
-        s = mpscl__bn_enqueue(k, cb, second, &p, &wait);
+    count = plan_kernels(&p, ks);
+    for (size_t i = 0; i < count && s == MPSCL_SUCCESS; i++)
+        s = mpscl__bn_enqueue(k, cb, ks[i], &p, &wait);
 done:
     if (wait != NULL)
         mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");

@@ -363,9 +363,8 @@ scratch_reals(const mpscl__bn_plan *p)
  *    the overhead: at most sqrt(N / 4) chunks keeps it under a quarter;
  *  - otherwise about 8 groups per compute unit (a full wave on GPUs), at most 1024. */
 static void
-plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
+plan_work_groups(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_plan *p)
 {
-    const device_tuning *t = device_tuning_of(k->device);
     size_t want = k->tune.wg != 0 ? k->tune.wg : 256;
     size_t wg = pow2_floor(k->kernel_wg_max < want ? k->kernel_wg_max : want);
     size_t items = (p->c + p->vw - 1) / p->vw;
@@ -398,12 +397,22 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
     p->lx = lx;
     p->ly = ly;
     set_chunks(k, p, chunks, (p->n + ly - 1) / ly);
-    if (uses_rows(k, t))
+}
+
+/* The layout, then its geometry: row streaming (CPUs), or work-groups of items across columns,
+ * as two launches or, from there, one group per column tile or the one launch. */
+static void
+plan_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_plan *p)
+{
+    if (uses_rows(k, t)) {
         plan_rows(k, p);
-    else if (uses_tile(k, t, p))
-        plan_tile(k, p);
-    else if (uses_one_launch(k, t, p))
-        plan_one_launch(k, t, p);
+    } else {
+        plan_work_groups(k, t, p);
+        if (uses_tile(k, t, p))
+            plan_tile(k, p);
+        else if (uses_one_launch(k, t, p))
+            plan_one_launch(k, t, p);
+    }
     if (k->tune.print_plan)
         fprintf(stderr, "mpscl: %s %zux%zu (x%zu): vw %zu, group %zux%zu, %zu chunks of %zu rows; "
                 "%s (tiles %zu, slab %zu, lag %zu)\n", k->is_gradient ? "gradient" : "forward",
@@ -412,8 +421,7 @@ plan_launch(const mpscl__bn_kernel *k, mpscl__bn_plan *p)
                 : p->tile ? "one group per tile"
                 : p->rows ? "row streaming"
                           : "two launches",
-                p->tiles,
-                p->slab, p->lag);
+                p->tiles, p->slab, p->lag);
 }
 
 /* ---- programs, kernels, scratch ---- */
@@ -532,6 +540,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
                   size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
 {
     const mpscl_data_type *v = p->vector_types;
+    const device_tuning *t = device_tuning_of(k->device);
     char options[sizeof k->program_options];
     size_t widest;
     cl_program prog;
@@ -542,7 +551,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
      * element alignment, so origins and strides are free). 8 where a CPU streams rows: twice the
      * columns per instruction (AVX), 20 % more bandwidth on PoCL here; 4 on GPUs, 16 bytes, an
      * item's widest load. */
-    widest = k->tune.vw != 0 ? k->tune.vw : uses_rows(k, device_tuning_of(k->device)) ? 8 : 4;
+    widest = k->tune.vw != 0 ? k->tune.vw : uses_rows(k, t) ? 8 : 4;
     p->vw = widest >= 8 && p->c % 8 == 0 ? 8 : widest >= 4 && p->c % 4 == 0 ? 4 : 1;
     /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
     snprintf(options, sizeof options,
@@ -562,7 +571,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
             return s;
         memcpy(k->program_options, options, sizeof options);
     }
-    plan_launch(k, p);
+    plan_launch(k, t, p);
     return prepare_scratch(k, cb, p, wait);
 }
 

@@ -128,6 +128,7 @@ mpscl_status
 mpscl_command_buffer_commit(mpscl_command_buffer *cb)
 {
     cl_int err;
+    int marker;
 
     mpscl__clear_error();
     if (cb == NULL)
@@ -138,17 +139,16 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     /* The queue is in order, so the last kernel completes after all the others: its event is the
      * buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without kernels, and one
      * whose queue may hold the caller's own commands, which are part of its work. */
-    if (cb->first != NULL && !cb->queue_shared) {
+    marker = cb->first == NULL || cb->queue_shared;
+    if (marker) {
+        err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
+    } else {
         cb->done = cb->last != NULL ? cb->last : cb->first;
         err = clRetainEvent(cb->done);
-    } else {
-        err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
     }
     if (err != CL_SUCCESS) {
         cb->done = NULL;
-        return mpscl__fail_cl(err, cb->queue_shared || cb->first == NULL
-                                       ? "clEnqueueMarkerWithWaitList"
-                                       : "clRetainEvent");
+        return mpscl__fail_cl(err, marker ? "clEnqueueMarkerWithWaitList" : "clRetainEvent");
     }
     err = clFlush(cb->queue);
     if (err != CL_SUCCESS) {
