@@ -200,8 +200,6 @@ bn_forward_tile(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
     if (j < c)
         p = FINITE_OR_ZERO(LOADV(x + x_off + vb * x_ms + j, 0));
     m = chunk_shifted_sum(FORWARD_INPUTS, j, b, 0, n) / (real)n;
-    /* Every item has read the first sum's totals from lds before the second sum writes it. */
-    barrier(CLK_LOCAL_MEM_FENCE);
     sqdev = chunk_sqdev(FORWARD_INPUTS, j, b, 0, n, p, m);
     if (j >= c)
         return;
@@ -215,15 +213,19 @@ bn_forward_tile(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
 }
 
 /* Global size (lx * 3 * tiles * chunks, ly), tiles = col_tiles * batches. Straight-line
- * barriers, as in bn_gradient_fused. */
+ * barriers, counters, forward progress and giving up as in bn_gradient_fused: a group with no
+ * pass (PASS_NONE: its ticket was out of range, or it gave up waiting) runs the same line with
+ * empty ranges and writes nothing of the caller's. */
+enum { PASS_NONE = 3 };
+
 __kernel void
 bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint *sync,
-                 uint col_tiles, uint tiles, uint chunks)
+                 uint col_tiles, uint tiles, uint chunks, uint spin_limit)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
-    uint within, pass = div_rem(ticket, tiles * chunks, &within), tile;
+    uint groups = 3 * tiles * chunks, ticket = group_ticket(sync, groups, &word);
+    uint within, pass = div_rem(ticket < groups ? ticket : 0, tiles * chunks, &within), tile;
     uint chunk = div_rem(within, tiles, &tile), col_tile, b = div_rem(tile, col_tiles, &col_tile);
     uint j = col_tile * tw + pj, done;
     volatile __global uint *count = &sync[SYNC_TILES + tile];
@@ -235,6 +237,8 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     realv s, t, p = R(0.0), mu, v;
     bool last;
 
+    if (ticket >= groups)
+        pass = PASS_NONE;
     chunk_rows_of(pass == 2 ? chunks - 1 - chunk : chunk, n, chunk_rows, &r0, &r1);
     /* Not in pass 3: its other groups may have overwritten x's first row already. */
     if (j < c && pass < 2)
@@ -257,7 +261,8 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     group_atomic_add(count, last, &word);
 
     /* Pass 2: squared deviations about the pair (p, total / N); the last group finalises. */
-    group_wait_past(count, chunks, pass == 1);
+    if (!group_wait_past(sync, count, chunks, pass == 1, spin_limit, &word))
+        pass = PASS_NONE;
     s = chunk_sqdev(FORWARD_INPUTS, j, b, r0, pass == 1 ? r1 : r0, p,
                     pass == 1 ? LOAD_PARTIALS(stats, pw) / (real)n : R(0.0));
     if (pass == 1 && get_local_id(1) == 0)
@@ -281,11 +286,10 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     group_atomic_add(count, last, &word);
 
     /* Pass 3: y, once the statistics are out. */
-    group_wait_past(count, 2 * chunks + 1, pass == 2);
-    if (pass == 2 && j < c)
+    if (group_wait_past(sync, count, 2 * chunks + 1, pass == 2, spin_limit, &word) &&
+        pass == 2 && j < c)
         write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats2, 0),
                 LOAD_PARTIALS(stats2, pw));
-    group_finish(sync, 3 * tiles * chunks, tiles, &word);
 }
 
 /* ---- row streaming, for CPUs ----

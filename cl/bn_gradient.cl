@@ -32,15 +32,23 @@
  * tile to finish (the tile's counter tells it) sums the tile's partials in the fixed order,
  * writes dgamma, dbeta and the tile's totals, and releases the tile's pass-2 groups, which wait
  * on the counter.
- *   No deadlock without any occupancy assumption: a group waits only for groups with smaller
- * tickets, which are running already (they took their tickets) and never wait for pass 2.
+ *   No occupancy assumption: a group waits only for groups with smaller tickets, which have
+ * started (they took their tickets) and never wait for pass 2; but see forward progress below.
  *   Deterministic: the ticket decides which rows a group reads, never how sums are ordered.
  *   The OpenCL 1.2 memory model leaves communication between groups of one launch to the
  * device: stores, a global fence, then the atomic; the reader spins on the atomic, then fences.
  * The library picks this kernel only on devices known to honour it; elsewhere the two launches.
- *   Counters (sync): [0] ticket, [1] groups finished, [2 + tile] pass-1 groups done (+1 once the
- * totals are written). The last group to finish zeroes them for the next launch; the library
- * zeroes them once, when it creates the buffer. Partials of the fused path are per tile,
+ *   Counters (sync): [0] ticket, [1] gave up, [2 + tile] pass-1 groups done (+1 once the totals
+ * are written), zeroed by the library before every launch (a fill on the same queue), so no
+ * launch depends on how an earlier one ended.
+ *   Forward progress, exactly what is assumed: (1) a group that has started (taken its ticket)
+ * keeps being scheduled while other groups spin, so the groups a waiter waits for finish; (2) a
+ * group's global stores, followed by mem_fence(CLK_GLOBAL_MEM_FENCE) and an atomic on a counter,
+ * are visible to a group that saw that atomic's result through its own atomic and then fenced.
+ * OpenCL 1.2 guarantees neither, so every wait is bounded (spin_limit looks at the counter): a
+ * group that gives up raises the gave-up word, skips its work and ends; a ticket past the launch's
+ * groups (counters not as the fill left them) does the same. The library reads the word back
+ * and reports an error status at wait instead of returning wrong results or hanging. Partials of the fused path are per tile,
  * [tile][chunk][slot][pw] with pw = lx VW rounded up to 32 reals (128 bytes or more), so no cache
  * line holds two tiles' values (a cache that kept one could serve a stale copy), and the totals
  * follow them, [tile][slot][pw]. */
@@ -222,25 +230,28 @@ decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
 }
 
 /* Global size (lx * 2 * tiles * chunks, ly), where tiles = col_tiles * batches, a multiple of
- * slab. Every barrier is
- * reached by every group in the same straight line, whatever its pass: work a group does not have
- * is an empty row range or a flag, never a branch around a barrier (which some compilers, PoCL
- * 3's among them, mishandle). */
+ * slab. Every barrier is reached by every group in the same straight line, whatever its pass:
+ * work a group does not have is an empty row range or a flag, never a branch around a barrier
+ * (which some compilers, PoCL 3's among them, mishandle). A group whose ticket is out of range,
+ * or that gave up waiting, does no work and writes nothing of the caller's. */
 __kernel void
 bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global uint *sync,
-                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag)
+                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag, uint spin_limit)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint ticket = group_atomic_add(&sync[SYNC_TICKET], 1, &word);
-    uint within, block = div_rem(ticket, slab * chunks, &within), in_slab;
+    uint groups = 2 * tiles * chunks, ticket = group_ticket(sync, groups, &word);
+    bool live = ticket < groups;
+    uint within, block = div_rem(live ? ticket : 0, slab * chunks, &within), in_slab;
     uint chunk = div_rem(within, slab, &in_slab), tile, col_tile, b, j, done;
-    bool pass2, last;
+    bool pass1, pass2, last;
     __global real *totals = partials + (ulong)tiles * chunks * 2 * pw;
     ulong r0, r1;
     realv s1, s2;
 
     decode_block(block, tiles / slab, lag, &tile, &pass2);
+    pass1 = live && !pass2;
+    pass2 = live && pass2;
     tile = tile * slab + in_slab;
     b = div_rem(tile, col_tiles, &col_tile);
     j = col_tile * tw + pj;
@@ -248,16 +259,16 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
     chunk_rows_of(pass2 ? chunks - 1 - chunk : chunk, n, chunk_rows, &r0, &r1);
 
     /* Pass 1: the chunk's partials, published before the tile's count. */
-    chunk_sums(GRADIENT_INPUTS, j, b, r0, pass2 ? r0 : r1, &s1, &s2);
-    if (!pass2 && get_local_id(1) == 0) {
+    chunk_sums(GRADIENT_INPUTS, j, b, r0, pass1 ? r1 : r0, &s1, &s2);
+    if (pass1 && get_local_id(1) == 0) {
         STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 0, pw, pj), s1);
         STORE_PARTIALS(partials, partial_index(tile, chunk, chunks, 1, pw, pj), s2);
     }
     mem_fence(CLK_GLOBAL_MEM_FENCE);
-    done = group_atomic_add(&sync[SYNC_TILES + tile], pass2 ? 0 : 1, &word);
+    done = group_atomic_add(&sync[SYNC_TILES + tile], pass1 ? 1 : 0, &word);
 
     /* The tile's last pass-1 group: totals, dgamma, dbeta, then the count past chunks. */
-    last = !pass2 && done == chunks - 1;
+    last = pass1 && done == chunks - 1;
     mem_fence(CLK_GLOBAL_MEM_FENCE);
     column_totals(partials, tile, chunks, pw, pj, last, last ? 2 : 0, lds, &s1, &s2);
     if (last && get_local_id(1) == 0) {
@@ -270,13 +281,11 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
     group_atomic_add(&sync[SYNC_TILES + tile], last ? 1 : 0, &word);
 
     /* Pass 2: once the tile's totals are out, dx of the chunk. */
-    group_wait_past(&sync[SYNC_TILES + tile], chunks, pass2);
-    if (pass2 && j < c)
+    if (group_wait_past(sync, &sync[SYNC_TILES + tile], chunks, pass2, spin_limit, &word) &&
+        pass2 && j < c)
         write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
-
-    group_finish(sync, 2 * tiles * chunks, tiles, &word);
 }
 
 /* ---- row streaming, for CPUs ----

@@ -11,8 +11,9 @@
 
 #include "bn_kernel.h"
 
-/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2,rows=0,tile=0" forces launch
- * parameters, for experiments and for the tests that run every variant the planner can pick. Unknown keys and
+/* MPSCL_TUNE="vw=4,wg=128,lx=16,chunks=64,fused=1,slab=4,lag=2,rows=0,tile=0,spin=1000" forces
+ * launch parameters, for experiments and for the tests that run every variant the planner can
+ * pick (spin: how long a one-launch group waits for others before it gives up). Unknown keys and
  * bad values are ignored: tuning never changes results beyond the order of summation, and never
  * fails (a slab that does not divide the tiles is the largest divisor below it). */
 static void
@@ -45,6 +46,8 @@ read_tune(mpscl__bn_tune *t)
                 t->rows = v + 1;
             else if (strcmp(key, "tile") == 0 && v <= 1)
                 t->tile = v + 1;
+            else if (strcmp(key, "spin") == 0 && v < UINT32_MAX)
+                t->spin = v + 1;
             s += used;
         }
         s = strchr(s, ',');
@@ -99,8 +102,8 @@ mpscl__bn_kernel_unref(mpscl__bn_kernel *k)
         mpscl__check_cl(clReleaseMemObject(k->scratch), "clReleaseMemObject");
     if (k->sync != NULL)
         mpscl__check_cl(clReleaseMemObject(k->sync), "clReleaseMemObject");
-    if (k->scratch_queue != NULL)
-        mpscl__check_cl(clReleaseCommandQueue(k->scratch_queue), "clReleaseCommandQueue");
+    if (k->workspace_queue != NULL)
+        mpscl__check_cl(clReleaseCommandQueue(k->workspace_queue), "clReleaseCommandQueue");
     free(k->label);
     pthread_mutex_destroy(&k->lock);
     mpscl_device_release(k->device);

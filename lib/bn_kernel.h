@@ -26,6 +26,7 @@ typedef struct mpscl__bn_arg_value {
  * column tile (the gradient, the forward with statistics). */
 typedef struct mpscl__bn_tune {
     size_t vw, wg, lx, chunks, fused, slab, lag, rows, tile;
+    size_t spin;                /* v + 1: a one-launch group gives up after v looks */
     int print_plan;             /* MPSCL_DEBUG set: each encode's plan goes to stderr */
 } mpscl__bn_tune;
 
@@ -50,11 +51,14 @@ typedef struct mpscl__bn_kernel {
     cl_kernel kernels[MPSCL__BN_MAX_KERNELS];
     mpscl__bn_arg_value args[MPSCL__BN_MAX_KERNELS][MPSCL__BN_MAX_ARGS];  /* of kernels[] */
     size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */
-    cl_mem scratch;                           /* partial sums, reused across encodes */
+    /* The workspace: partial sums and the one-launch kernels' counters, reused across encodes.
+     * Both parts are replaced together when either must grow, so a launch shares a part only
+     * with launches it is ordered after (the previous user, on workspace_queue). */
+    cl_mem scratch;
     size_t scratch_bytes;
-    cl_mem sync;                              /* the one-launch gradient's counters, kept zero */
+    cl_mem sync;
     size_t sync_words;
-    cl_command_queue scratch_queue;           /* queue of the last encode that used scratch */
+    cl_command_queue workspace_queue;         /* queue of the last encode that used it */
 } mpscl__bn_kernel;
 
 /* One operand of an encode, resolved to element units. A vector is one row per batch entry. */
@@ -150,13 +154,17 @@ void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
 void mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* The one-launch kernels' counters, col_tiles, tiles and chunks. */
 void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
+/* The one-launch kernels' last argument: how many looks a group waiting for others takes before
+ * it gives up. */
+void mpscl__bn_arg_spin_limit(mpscl__bn_args *a);
 /* The row streaming kernels' tile width (their last argument). */
 void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);
 /* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
- * the two-launch grid, or the one-launch gradient's when p->fused. */
+ * the two-launch grid, or the one launch's when p->fused, which is preceded by a fill that zeroes
+ * its counters and followed by a read of its gave-up word that cb checks at wait. */
 mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
                                const mpscl__bn_plan *p, cl_event *wait);
 /* Retains k and every given operand into cb until it completes. */

@@ -230,8 +230,10 @@ largest_divisor_at_most(size_t v, size_t most)
  * pass 1 ahead of pass 2 (lag) as fit there too: a third for pass 1's slab, a third for the
  * slab pass 2 re-reads, a third for what else is about. */
 static void
-plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_plan *p)
+plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_plan *plan)
 {
+    /* Planned on a copy: a bail-out leaves the two launches' plan exactly as it was. */
+    mpscl__bn_plan one = *plan, *p = &one;
     size_t items = (p->c + p->vw - 1) / p->vw, tw = p->lx * p->vw, wg = p->lx * p->ly;
     size_t threads = t != NULL ? t->threads : 1024;
     size_t resident = k->device->compute_units * (threads / wg > 0 ? threads / wg : 1);
@@ -262,6 +264,7 @@ plan_one_launch(const mpscl__bn_kernel *k, const device_tuning *t, mpscl__bn_pla
         lag = 1;
     p->lag = lag < p->tiles / p->slab ? lag : p->tiles / p->slab;
     p->fused = 1;
+    *plan = one;
 }
 
 /* Row streaming: arrays of a tile's columns the kernels keep in local memory (ROWS_ARRAYS). */
@@ -461,76 +464,86 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
     return MPSCL_SUCCESS;
 }
 
-/* Counters of the one-launch gradient, zero at creation (from a zeroed host copy: no command, so
- * no ordering); each launch leaves them zero. */
-static cl_int
-prepare_sync(mpscl__bn_kernel *k, size_t words)
+/* Counter words of the one-launch kernels: ticket, gave up, one per tile (common.clh). */
+static size_t
+sync_words(const mpscl__bn_plan *p)
 {
-    cl_uint *zeros;
-    cl_mem m;
-    cl_int err;
-
-    if (words <= k->sync_words)
-        return CL_SUCCESS;
-    if ((zeros = calloc(words, sizeof *zeros)) == NULL)
-        return CL_OUT_OF_HOST_MEMORY;
-    m = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                       words * sizeof *zeros, zeros, &err);
-    free(zeros);
-    if (err != CL_SUCCESS)
-        return err;
-    if (k->sync != NULL)
-        mpscl__check_cl(clReleaseMemObject(k->sync), "clReleaseMemObject");
-    k->sync = m;
-    k->sync_words = words;
-    return CL_SUCCESS;
+    return p->fused ? 2 + p->tiles : 0;
 }
 
-/* Scratch big enough for the plan, usable on cb's queue once *wait (if set) completes. */
+static void
+release_mem(cl_mem *m)
+{
+    if (*m != NULL)
+        mpscl__check_cl(clReleaseMemObject(*m), "clReleaseMemObject");
+    *m = NULL;
+}
+
+/* A new workspace of at least the old sizes and what the plan needs. The old buffers are freed by
+ * OpenCL only after the commands using them finish; the new ones have no earlier user. */
 static mpscl_status
-prepare_scratch(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
-                cl_event *wait)
+replace_workspace(mpscl__bn_kernel *k, size_t bytes, size_t words)
+{
+    cl_mem scratch = NULL, sync = NULL;
+    cl_int err = CL_SUCCESS;
+
+    bytes = bytes > k->scratch_bytes ? bytes : k->scratch_bytes;
+    words = words > k->sync_words ? words : k->sync_words;
+    if (bytes > 0)
+        scratch = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err == CL_SUCCESS && words > 0)
+        sync = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, words * sizeof(cl_uint), NULL,
+                              &err);
+    if (err != CL_SUCCESS) {
+        release_mem(&scratch);
+        return mpscl__fail_cl(err, "clCreateBuffer(workspace)");
+    }
+    release_mem(&k->scratch);
+    release_mem(&k->sync);
+    k->scratch = scratch;
+    k->scratch_bytes = bytes;
+    k->sync = sync;
+    k->sync_words = words;
+    return MPSCL_SUCCESS;
+}
+
+/* The workspace for the plan, usable on cb's queue once *wait (if set) completes: a new one when
+ * the plan needs more of either part, else the same one, after its last user on another queue
+ * (a marker there completes when that work has; one queue runs in order and needs nothing). */
+static mpscl_status
+prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
+                  cl_event *wait)
 {
     cl_command_queue q = mpscl__command_buffer_queue(cb);
-    size_t bytes = scratch_reals(p) * mpscl__bn_real_size(p);
+    size_t bytes = scratch_reals(p) * mpscl__bn_real_size(p), words = sync_words(p);
     cl_int err;
+    mpscl_status s;
 
     *wait = NULL;
-    if (p->fused && (err = prepare_sync(k, 2 + p->tiles)) != CL_SUCCESS)
-        return mpscl__fail_cl(err, "clCreateBuffer(counters)");
-    if (bytes > k->scratch_bytes) {
-        /* The old buffer is freed by OpenCL only after the commands using it finish; the new one
-         * has no earlier user, so no ordering is needed. */
-        cl_mem m = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
-        if (err != CL_SUCCESS)
-            return mpscl__fail_cl(err, "clCreateBuffer(scratch)");
-        if (k->scratch != NULL)
-            mpscl__check_cl(clReleaseMemObject(k->scratch), "clReleaseMemObject");
-        k->scratch = m;
-        k->scratch_bytes = bytes;
-    } else if (k->scratch_queue != NULL && k->scratch_queue != q) {
-        /* Another queue used the scratch last: a marker there completes when that work has, and
-         * our first kernel waits for it. One queue needs nothing: it runs in order. */
-        err = clEnqueueMarkerWithWaitList(k->scratch_queue, 0, NULL, wait);
+    if (bytes > k->scratch_bytes || words > k->sync_words) {
+        if ((s = replace_workspace(k, bytes, words)) != MPSCL_SUCCESS)
+            return s;
+    } else if (k->workspace_queue != NULL && k->workspace_queue != q) {
+        err = clEnqueueMarkerWithWaitList(k->workspace_queue, 0, NULL, wait);
         if (err == CL_SUCCESS)
-            err = clFlush(k->scratch_queue);
+            err = clFlush(k->workspace_queue);
         if (err != CL_SUCCESS) {
             if (*wait != NULL)
                 mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
             *wait = NULL;
-            return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList(scratch order)");
+            return mpscl__fail_cl(err, "clEnqueueMarkerWithWaitList(workspace order)");
         }
     }
-    if (k->scratch_queue != q) {
+    if (k->workspace_queue != q) {
         if ((err = clRetainCommandQueue(q)) != CL_SUCCESS) {
             if (*wait != NULL)
                 mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
             *wait = NULL;
             return mpscl__fail_cl(err, "clRetainCommandQueue");
         }
-        if (k->scratch_queue != NULL)
-            mpscl__check_cl(clReleaseCommandQueue(k->scratch_queue), "clReleaseCommandQueue");
-        k->scratch_queue = q;
+        if (k->workspace_queue != NULL)
+            mpscl__check_cl(clReleaseCommandQueue(k->workspace_queue), "clReleaseCommandQueue");
+        k->workspace_queue = q;
     }
     return MPSCL_SUCCESS;
 }
@@ -572,7 +585,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
         memcpy(k->program_options, options, sizeof options);
     }
     plan_launch(k, t, p);
-    return prepare_scratch(k, cb, p, wait);
+    return prepare_workspace(k, cb, p, wait);
 }
 
 size_t
@@ -652,6 +665,19 @@ mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
     mpscl__bn_arg(a, sizeof chunks, &chunks);
 }
 
+/* Looks at a counter before a one-launch group gives up: far beyond any wait on a device that
+ * runs the groups as the kernels assume (microseconds), short of a hang where it does not (some
+ * seconds on a GPU, less on a CPU). */
+enum { DEFAULT_SPIN_LIMIT = 1u << 24 };
+
+void
+mpscl__bn_arg_spin_limit(mpscl__bn_args *a)
+{
+    cl_uint limit = a->k->tune.spin != 0 ? (cl_uint)(a->k->tune.spin - 1) : DEFAULT_SPIN_LIMIT;
+
+    mpscl__bn_arg(a, sizeof limit, &limit);
+}
+
 void
 mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p)
 {
@@ -670,6 +696,27 @@ mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
     mpscl__bn_arg(a, sizeof op->ms, &op->ms);
 }
 
+/* The word of the counters a one-launch group raises when it gives up (common.clh). */
+enum { SYNC_GAVE_UP_WORD = 1 };
+
+/* Zeroes the one launch's counters on cb's queue, after *wait (then cleared) if set: every launch
+ * starts from the same state, however the previous one ended. */
+static mpscl_status
+zero_counters(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
+              cl_event *wait)
+{
+    cl_uint zero = 0;
+    cl_int err = clEnqueueFillBuffer(mpscl__command_buffer_queue(cb), k->sync, &zero, sizeof zero,
+                                     0, sync_words(p) * sizeof zero, *wait != NULL ? 1 : 0,
+                                     *wait != NULL ? wait : NULL, NULL);
+
+    if (*wait != NULL) {
+        mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
+        *wait = NULL;
+    }
+    return err == CL_SUCCESS ? MPSCL_SUCCESS : mpscl__fail_cl(err, "clEnqueueFillBuffer(counters)");
+}
+
 mpscl_status
 mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
                   cl_event *wait)
@@ -679,11 +726,15 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     size_t local[3] = {p->lx, p->ly, 1};
     cl_event ev = NULL;
     cl_int err;
+    mpscl_status s;
 
     if (p->fused) {
         global[0] = p->lx * one_launch_passes(k) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
+        if ((s = mpscl__command_buffer_reserve_check(cb)) != MPSCL_SUCCESS ||
+            (s = zero_counters(k, cb, p, wait)) != MPSCL_SUCCESS)
+            return s;
     } else if (p->rows) {
         global[0] = p->col_tiles;
         global[1] = p->chunks;
@@ -699,6 +750,10 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clEnqueueNDRangeKernel");
     mpscl__command_buffer_track(cb, ev);
+    if (p->fused)
+        return mpscl__command_buffer_check_word(
+            cb, k->sync, SYNC_GAVE_UP_WORD * sizeof(cl_uint),
+            k->is_gradient ? "the one-launch gradient" : "the one-launch forward");
     return MPSCL_SUCCESS;
 }
 

@@ -10,6 +10,14 @@ typedef struct held_object {
     void (*release)(void *);
 } held_object;
 
+/* A device word read back after a command, non-zero when the command could not do its work
+ * (a one-launch kernel whose groups gave up waiting for each other). */
+typedef struct word_check {
+    struct word_check *next;
+    cl_uint word;               /* the read's destination: stays put until the buffer is freed */
+    const char *what;
+} word_check;
+
 struct mpscl_command_buffer {
     atomic_size_t refs;
     mpscl_device *device;
@@ -23,6 +31,10 @@ struct mpscl_command_buffer {
     held_object *held;
     size_t nheld, capheld;
     cl_event first, last;       /* first and last kernel enqueued: GPU start and end times */
+    cl_event read;              /* the last check's read */
+    int read_is_last;           /* enqueued after the last kernel */
+    word_check *checks, *spare; /* words read back, checked at wait; one made ahead */
+    const char *failed;         /* the check that failed, once waited on */
     int queue_shared;           /* the caller has the queue (theirs, or asked for it) and may have
                                  * enqueued work of its own: commit ends with a marker */
 };
@@ -33,6 +45,46 @@ release_held(mpscl_command_buffer *cb)
     for (size_t i = 0; i < cb->nheld; i++)
         cb->held[i].release(cb->held[i].obj);
     cb->nheld = 0;
+}
+
+static void
+free_checks(mpscl_command_buffer *cb)
+{
+    while (cb->checks != NULL) {
+        word_check *next = cb->checks->next;
+        free(cb->checks);
+        cb->checks = next;
+    }
+    free(cb->spare);
+    cb->spare = NULL;
+}
+
+/* The first check whose word came back non-zero, or NULL. Only after the reads completed. */
+static const char *
+failed_check(const mpscl_command_buffer *cb)
+{
+    const char *failed = NULL;
+
+    for (const word_check *c = cb->checks; c != NULL; c = c->next)
+        if (c->word != 0)
+            failed = c->what;   /* the list runs newest first: keep the earliest */
+    return failed;
+}
+
+static void
+set_read(mpscl_command_buffer *cb, cl_event ev)
+{
+    if (cb->read != NULL)
+        mpscl__check_cl(clReleaseEvent(cb->read), "clReleaseEvent");
+    cb->read = ev;
+    cb->read_is_last = ev != NULL;
+}
+
+/* The library's last command: a check's read, or the last kernel. */
+static cl_event
+tail_event(const mpscl_command_buffer *cb)
+{
+    return cb->read_is_last ? cb->read : cb->last != NULL ? cb->last : cb->first;
 }
 
 static mpscl_status
@@ -136,14 +188,15 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_commit: already committed");
-    /* The queue is in order, so the last kernel completes after all the others: its event is the
-     * buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without kernels, and one
-     * whose queue may hold the caller's own commands, which are part of its work. */
+    /* The queue is in order, so the library's last command completes after all the others: its
+     * event is the buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without
+     * kernels, and one whose queue may hold the caller's own commands, which are part of its
+     * work. */
     marker = cb->first == NULL || cb->queue_shared;
     if (marker) {
         err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
     } else {
-        cb->done = cb->last != NULL ? cb->last : cb->first;
+        cb->done = tail_event(cb);
         err = clRetainEvent(cb->done);
     }
     if (err != CL_SUCCESS) {
@@ -185,11 +238,20 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
                 err = exec;
         }
         cb->result_cl = err;
-        cb->state = err == CL_SUCCESS ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_ERROR;
+        if (err == CL_SUCCESS)
+            cb->failed = failed_check(cb);
+        cb->state = err == CL_SUCCESS && cb->failed == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED
+                                                            : MPSCL_COMMAND_BUFFER_ERROR;
         mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
         cb->done = NULL;
         release_held(cb);
     }
+    if (cb->state == MPSCL_COMMAND_BUFFER_ERROR && cb->failed != NULL)
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "command_buffer_wait: %s gave up waiting for its other work-groups: "
+                           "this device does not run them as that layout assumes, and the "
+                           "results are not valid (MPSCL_TUNE=fused=0 selects two launches)",
+                           cb->failed);
     if (cb->state == MPSCL_COMMAND_BUFFER_ERROR)
         return mpscl__fail(MPSCL_ERROR_OPENCL, cb->result_cl,
                            "command_buffer_wait: enqueued work failed: %s (%d)",
@@ -209,7 +271,9 @@ mpscl_command_buffer_status(const mpscl_command_buffer *cb)
     if (clGetEventInfo(cb->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec, NULL) !=
         CL_SUCCESS || exec < 0)
         return MPSCL_COMMAND_BUFFER_ERROR;
-    return exec == CL_COMPLETE ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_COMMITTED;
+    if (exec != CL_COMPLETE)
+        return MPSCL_COMMAND_BUFFER_COMMITTED;
+    return failed_check(cb) == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_ERROR;
 }
 
 /* Profiling time of an event in seconds, or 0 when the queue does not profile. */
@@ -242,6 +306,7 @@ mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb)
 void
 mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
 {
+    cb->read_is_last = 0;
     if (cb->first == NULL) {
         cb->first = ev;
         return;
@@ -249,6 +314,33 @@ mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
     if (cb->last != NULL)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
     cb->last = ev;
+}
+
+mpscl_status
+mpscl__command_buffer_reserve_check(mpscl_command_buffer *cb)
+{
+    if (cb->spare == NULL && (cb->spare = calloc(1, sizeof *cb->spare)) == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer, size_t offset,
+                                 const char *what)
+{
+    word_check *c = cb->spare;
+    cl_event ev = NULL;
+    cl_int err = clEnqueueReadBuffer(cb->queue, buffer, CL_FALSE, offset, sizeof c->word, &c->word,
+                                     0, NULL, &ev);
+
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, "clEnqueueReadBuffer(gave-up word)");
+    cb->spare = NULL;
+    c->what = what;
+    c->next = cb->checks;
+    cb->checks = c;
+    set_read(cb, ev);
+    return MPSCL_SUCCESS;
 }
 
 cl_command_queue
@@ -294,8 +386,10 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
         mpscl__check_cl(clReleaseEvent(cb->first), "clReleaseEvent");
     if (cb->last != NULL)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
+    set_read(cb, NULL);
     release_held(cb);
     free(cb->held);
+    free_checks(cb);
     if (cb->pool >= 0)
         mpscl__device_return_queue(cb->device, cb->pool, cb->queue);
     else

@@ -457,6 +457,74 @@ START_TEST(test_fail_wrapped)
 }
 END_TEST
 
+/* The one-launch kernels (forced on any device) with counters that do not start at zero: the
+ * wait reports that groups gave up, nothing hangs, and the same objects then compute what a
+ * clean run computes. */
+static void
+expect_gave_up(scene *s, int *done)
+{
+    mpscl_status st;
+
+    cl_fault_corrupt_fills(1, 0x40000000u);
+    *done = 0;
+    st = scene_run(s);
+    cl_fault_corrupt_fills(0, 0);
+    ck_assert_msg(st == MPSCL_ERROR_UNSUPPORTED, "corrupted counters: got %s: %s",
+                  mpscl_status_string(st), mpscl_last_error_message());
+    ck_assert_ptr_nonnull(strstr(mpscl_last_error_message(), "gave up"));
+    ck_assert_int_eq(*done, 0);
+}
+
+START_TEST(test_one_launch_gives_up)
+{
+    scene s = {0};
+    outputs clean, again;
+
+    ck_assert_int_eq(setenv("MPSCL_TUNE", "fused=1", 1), 0);
+    make_data();
+    clean_run(&clean);
+    ASSERT_OK(scene_run(&s));
+    /* The forward gives up; rerun clean, it and the gradient match the clean run. */
+    expect_gave_up(&s, &s.fwd_done);
+    ASSERT_OK(scene_run(&s));
+    scene_read(&s, &again);
+    ck_assert(memcmp(&clean, &again, sizeof clean) == 0);
+    /* The gradient gives up alone; rerun clean. */
+    expect_gave_up(&s, &s.grad_done);
+    ASSERT_OK(scene_run(&s));
+    scene_read(&s, &again);
+    ck_assert(memcmp(&clean, &again, sizeof clean) == 0);
+    scene_free(&s);
+    unsetenv("MPSCL_TUNE");
+}
+END_TEST
+
+/* A group that may wait not at all: each run either matches the clean run or reports that groups
+ * gave up, and never hangs. */
+START_TEST(test_one_launch_without_patience)
+{
+    outputs clean, again;
+
+    ck_assert_int_eq(setenv("MPSCL_TUNE", "fused=1", 1), 0);
+    make_data();
+    clean_run(&clean);
+    ck_assert_int_eq(setenv("MPSCL_TUNE", "fused=1,spin=0", 1), 0);
+    for (int r = 0; r < 20; r++) {
+        scene s = {0};
+        mpscl_status st = scene_run(&s);
+        if (st == MPSCL_SUCCESS) {
+            scene_read(&s, &again);
+            ck_assert_msg(memcmp(&clean, &again, sizeof clean) == 0, "run %d differs", r);
+        } else {
+            ck_assert_msg(st == MPSCL_ERROR_UNSUPPORTED, "run %d: %s: %s", r,
+                          mpscl_status_string(st), mpscl_last_error_message());
+        }
+        scene_free(&s);
+    }
+    unsetenv("MPSCL_TUNE");
+}
+END_TEST
+
 static Suite *
 faults_suite(void)
 {
@@ -468,6 +536,8 @@ faults_suite(void)
     tcase_add_test(tc, test_clean_run_is_counted);
     tcase_add_loop_test(tc, test_fail_each_call, 0, 8);
     tcase_add_test(tc, test_fail_wrapped);
+    tcase_add_test(tc, test_one_launch_gives_up);
+    tcase_add_test(tc, test_one_launch_without_patience);
     suite_add_tcase(s, tc);
     return s;
 }

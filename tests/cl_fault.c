@@ -338,9 +338,36 @@ ENQUEUE(clEnqueueWriteBufferRect,
          const size_t *r, size_t brp, size_t bsp, size_t hrp, size_t hsp, const void *h,
          cl_uint nw, const cl_event *w, cl_event *event), (q, m, b, bo, ho, r, brp, bsp, hrp,
                                                            hsp, h, nw, w, event))
-ENQUEUE(clEnqueueFillBuffer,
-        (cl_command_queue q, cl_mem m, const void *p, size_t ps, size_t o, size_t s, cl_uint nw,
-         const cl_event *w, cl_event *event), (q, m, p, ps, o, s, nw, w, event))
+/* The library's fills, with the pattern swapped for the corrupting one while that is set. */
+static atomic_int corrupt_fills;
+static atomic_uint corrupt_pattern;
+
+void
+cl_fault_corrupt_fills(int on, cl_uint pattern)
+{
+    atomic_store(&corrupt_pattern, pattern);
+    atomic_store(&corrupt_fills, on);
+}
+
+cl_int CL_API_CALL
+clEnqueueFillBuffer(cl_command_queue q, cl_mem m, const void *p, size_t ps, size_t o, size_t s,
+                    cl_uint nw, const cl_event *w, cl_event *event)
+{
+    NEXT(clEnqueueFillBuffer, cl_int,
+         (cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint,
+          const cl_event *, cl_event *));
+    int mine_;
+    cl_int e_ = enter("clEnqueueFillBuffer", CALLER, &mine_);
+    cl_uint bad = atomic_load(&corrupt_pattern);
+
+    if (e_ != CL_SUCCESS)
+        return e_;
+    if (mine_ && atomic_load(&corrupt_fills) && ps == sizeof bad)
+        p = &bad;
+    e_ = fn_(q, m, p, ps, o, s, nw, w, event);
+    track(mine_, e_ == CL_SUCCESS && event != NULL, 1);
+    return e_;
+}
 ENQUEUE(clEnqueueCopyBuffer,
         (cl_command_queue q, cl_mem a, cl_mem b, size_t ao, size_t bo, size_t s, cl_uint nw,
          const cl_event *w, cl_event *event), (q, a, b, ao, bo, s, nw, w, event))
