@@ -439,6 +439,25 @@ START_TEST(encoded_objects_kept_alive)
 }
 END_TEST
 
+/* Released without a commit: the encoded work is not discarded (OpenCL cannot withdraw it), it
+ * runs to completion before the release returns, writes its result, and lets go of every object
+ * it held (command_buffer.h). */
+START_TEST(release_uncommitted_runs_the_work)
+{
+    mpscl_command_buffer *cb = NULL;
+    forward f;
+
+    forward_setup(&f);
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    ASSERT_OK(forward_encode(&f, cb));
+    forward_release(&f);
+    mpscl_command_buffer_release(cb);
+    ck_assert_uint_eq(mem_refs(f.ybuf), 1);
+    assert_result_correct(&f);
+    ck_assert_int_eq(clReleaseMemObject(f.ybuf), CL_SUCCESS);
+}
+END_TEST
+
 /* An untimed buffer gives the same answer and no GPU times; its queue goes back to its own pool,
  * so the next default buffer still times its work. */
 START_TEST(untimed_buffer)
@@ -495,6 +514,7 @@ command_buffer_suite(void)
     tcase_add_test(tc, empty_buffer);
     tcase_add_test(tc, commit_twice);
     tcase_add_test(tc, wait_uncommitted);
+    tcase_add_test(tc, release_uncommitted_runs_the_work);
     tcase_add_test(tc, own_queue_getters);
     suite_add_tcase(s, tc);
 

@@ -46,10 +46,13 @@ MPSCL_API mpscl_status mpscl_command_buffer_create_with_queue(mpscl_device *d, c
 /* Flushes the queue; afterwards encoding is MPSCL_ERROR_INVALID_STATE, and so is a second commit. */
 MPSCL_API mpscl_status mpscl_command_buffer_commit(mpscl_command_buffer *cb);
 /* Blocks until the committed work finished: MPSCL_SUCCESS, or the first error of the work
- * (MPSCL_ERROR_OPENCL). The work is what was encoded, and, on a caller's queue or one taken with
- * mpscl_command_buffer_cl_queue, the caller's own commands enqueued there before the commit.
- * Waiting on an uncommitted buffer is MPSCL_ERROR_INVALID_STATE. Waiting again returns the same
- * result. */
+ * (MPSCL_ERROR_OPENCL; MPSCL_ERROR_UNSUPPORTED when a one-launch kernel's work-groups gave up
+ * waiting for each other on a device that does not schedule them as that layout needs, which
+ * happens only where MPSCL_TUNE forces the layout: its outputs are then not valid, and the same
+ * kernel object works normally for the next encode). The work is what was encoded, and, on a
+ * caller's queue or one taken with mpscl_command_buffer_cl_queue, the caller's own commands
+ * enqueued there before the commit. Waiting on an uncommitted buffer is
+ * MPSCL_ERROR_INVALID_STATE. Waiting again returns the same result. */
 MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb);
 /* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR.
  * A NULL buffer reports ERROR. */
@@ -65,7 +68,13 @@ MPSCL_API cl_command_queue mpscl_command_buffer_cl_queue(const mpscl_command_buf
 MPSCL_API mpscl_device *mpscl_command_buffer_device(const mpscl_command_buffer *cb);
 
 MPSCL_API mpscl_command_buffer *mpscl_command_buffer_retain(mpscl_command_buffer *cb);
-MPSCL_API void mpscl_command_buffer_release(mpscl_command_buffer *cb);   /* NULL is a no-op */
+/* NULL is a no-op. The last release waits for the buffer's work to finish before it lets go of
+ * the objects that work uses. A buffer released without a commit does NOT discard its work, as
+ * Metal does: encoding already handed the commands to OpenCL, which cannot withdraw them. They
+ * run to completion, and write their outputs, before the release returns; nothing reports
+ * whether they succeeded, so commit and wait for work whose result matters, and do not encode
+ * work that must not run. */
+MPSCL_API void mpscl_command_buffer_release(mpscl_command_buffer *cb);
 
 #ifdef __cplusplus
 }
