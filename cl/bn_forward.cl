@@ -220,11 +220,11 @@ enum { PASS_NONE = 3 };
 
 __kernel void
 bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint *sync,
-                 uint col_tiles, uint tiles, uint chunks, uint spin_limit)
+                 uint col_tiles, uint tiles, uint chunks, uint spin_limit, uint launch)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint groups = 3 * tiles * chunks, ticket = group_ticket(sync, groups, &word);
+    uint groups = 3 * tiles * chunks, ticket = group_ticket(sync, groups, launch, &word);
     uint within, pass = div_rem(ticket < groups ? ticket : 0, tiles * chunks, &within), tile;
     uint chunk = div_rem(within, tiles, &tile), col_tile, b = div_rem(tile, col_tiles, &col_tile);
     uint j = col_tile * tw + pj, done;
@@ -261,7 +261,7 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     group_atomic_add(count, last, &word);
 
     /* Pass 2: squared deviations about the pair (p, total / N); the last group finalises. */
-    if (!group_wait_past(sync, count, chunks, pass == 1, spin_limit, &word))
+    if (!group_wait_past(sync, count, chunks, pass == 1, spin_limit, launch, &word))
         pass = PASS_NONE;
     s = chunk_sqdev(FORWARD_INPUTS, j, b, r0, pass == 1 ? r1 : r0, p,
                     pass == 1 ? LOAD_PARTIALS(stats, pw) / (real)n : R(0.0));
@@ -286,10 +286,11 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
     group_atomic_add(count, last, &word);
 
     /* Pass 3: y, once the statistics are out. */
-    if (group_wait_past(sync, count, 2 * chunks + 1, pass == 2, spin_limit, &word) &&
+    if (group_wait_past(sync, count, 2 * chunks + 1, pass == 2, spin_limit, launch, &word) &&
         pass == 2 && j < c)
         write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats2, 0),
                 LOAD_PARTIALS(stats2, pw));
+    group_finish(sync, groups, tiles, &word);
 }
 
 /* ---- row streaming, for CPUs ----

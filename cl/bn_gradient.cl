@@ -38,16 +38,18 @@
  *   The OpenCL 1.2 memory model leaves communication between groups of one launch to the
  * device: stores, a global fence, then the atomic; the reader spins on the atomic, then fences.
  * The library picks this kernel only on devices known to honour it; elsewhere the two launches.
- *   Counters (sync): [0] ticket, [1] gave up, [2 + tile] pass-1 groups done (+1 once the totals
- * are written), zeroed by the library before every launch (a fill on the same queue), so no
- * launch depends on how an earlier one ended.
+ *   Counters (sync): [0] ticket, [1] groups finished, [2] gave up, [3 + tile] pass-1 groups done
+ * (+1 once the totals are written). The last group to finish zeroes them for the next launch,
+ * the ticket last; the library zeroes them when it makes the buffer, and makes a new one after
+ * a launch that gave up. A launch that finds the ticket not at zero (an earlier one ended without
+ * its reset) gives up instead of trusting the other counters.
  *   Forward progress, exactly what is assumed: (1) a group that has started (taken its ticket)
  * keeps being scheduled while other groups spin, so the groups a waiter waits for finish; (2) a
  * group's global stores, followed by mem_fence(CLK_GLOBAL_MEM_FENCE) and an atomic on a counter,
  * are visible to a group that saw that atomic's result through its own atomic and then fenced.
  * OpenCL 1.2 guarantees neither, so every wait is bounded (spin_limit looks at the counter): a
- * group that gives up raises the gave-up word, skips its work and ends; a ticket past the launch's
- * groups (counters not as the fill left them) does the same. The library reads the word back
+ * group that gives up writes the launch's number into the gave-up word, skips its work and ends;
+ * a ticket past the launch's groups does the same. The library reads the word back
  * and reports an error status at wait instead of returning wrong results or hanging. Partials of the fused path are per tile,
  * [tile][chunk][slot][pw] with pw = lx VW rounded up to 32 reals (128 bytes or more), so no cache
  * line holds two tiles' values (a cache that kept one could serve a stale copy), and the totals
@@ -236,11 +238,12 @@ decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
  * or that gave up waiting, does no work and writes nothing of the caller's. */
 __kernel void
 bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global uint *sync,
-                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag, uint spin_limit)
+                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag, uint spin_limit,
+                  uint launch)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint groups = 2 * tiles * chunks, ticket = group_ticket(sync, groups, &word);
+    uint groups = 2 * tiles * chunks, ticket = group_ticket(sync, groups, launch, &word);
     bool live = ticket < groups;
     uint within, block = div_rem(live ? ticket : 0, slab * chunks, &within), in_slab;
     uint chunk = div_rem(within, slab, &in_slab), tile, col_tile, b, j, done;
@@ -281,11 +284,13 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
     group_atomic_add(&sync[SYNC_TILES + tile], last ? 1 : 0, &word);
 
     /* Pass 2: once the tile's totals are out, dx of the chunk. */
-    if (group_wait_past(sync, &sync[SYNC_TILES + tile], chunks, pass2, spin_limit, &word) &&
+    if (group_wait_past(sync, &sync[SYNC_TILES + tile], chunks, pass2, spin_limit, launch,
+                        &word) &&
         pass2 && j < c)
         write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
+    group_finish(sync, groups, tiles, &word);
 }
 
 /* ---- row streaming, for CPUs ----

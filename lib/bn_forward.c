@@ -84,7 +84,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         }
         if (kr == K_FUSED) {
             mpscl__bn_arg_one_launch(&a, p);
-            mpscl__bn_arg_spin_limit(&a);
+            mpscl__bn_arg_give_up(&a);
         }
         if (p->rows)
             mpscl__bn_arg_tile_items(&a, p);

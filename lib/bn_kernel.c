@@ -61,6 +61,7 @@ mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient, con
     if (pthread_mutex_init(&k->lock, NULL) != 0)
         return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "%s: mutex init failed", fn);
     atomic_init(&k->refs, 1);
+    atomic_init(&k->counters_suspect, 0);
     k->device = mpscl_device_retain(d);
     k->is_gradient = is_gradient;
     k->epsilon = FLT_MIN;

@@ -59,6 +59,8 @@ typedef struct mpscl__bn_kernel {
     cl_mem sync;
     size_t sync_words;
     cl_command_queue workspace_queue;         /* queue of the last encode that used it */
+    cl_uint launch;                           /* number of the last one launch, never 0 */
+    atomic_int counters_suspect;              /* a one launch gave up: replace the workspace */
 } mpscl__bn_kernel;
 
 /* One operand of an encode, resolved to element units. A vector is one row per batch entry. */
@@ -154,17 +156,18 @@ void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
 void mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* The one-launch kernels' counters, col_tiles, tiles and chunks. */
 void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
-/* The one-launch kernels' last argument: how many looks a group waiting for others takes before
- * it gives up. */
-void mpscl__bn_arg_spin_limit(mpscl__bn_args *a);
+/* The one-launch kernels' last arguments: how many looks a group waiting for others takes before
+ * it gives up, and the launch's number (a new one each call), which a group that gives up
+ * leaves in the counters. */
+void mpscl__bn_arg_give_up(mpscl__bn_args *a);
 /* The row streaming kernels' tile width (their last argument). */
 void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);
 /* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
- * the two-launch grid, or the one launch's when p->fused, which is preceded by a fill that zeroes
- * its counters and followed by a read of its gave-up word that cb checks at wait. */
+ * the two-launch grid, or the one launch's when p->fused, followed by a read of its gave-up word
+ * that cb checks at wait. */
 mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
                                const mpscl__bn_plan *p, cl_event *wait);
 /* Retains k and every given operand into cb until it completes. */

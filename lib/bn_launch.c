@@ -464,11 +464,31 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
     return MPSCL_SUCCESS;
 }
 
-/* Counter words of the one-launch kernels: ticket, gave up, one per tile (common.clh). */
+/* Counter words of the one-launch kernels: ticket, finished, gave up, one per tile
+ * (common.clh). */
+enum { SYNC_GAVE_UP_WORD = 2, SYNC_TILE_WORDS = 3 };
+
 static size_t
 sync_words(const mpscl__bn_plan *p)
 {
-    return p->fused ? 2 + p->tiles : 0;
+    return p->fused ? SYNC_TILE_WORDS + p->tiles : 0;
+}
+
+/* Counters at zero, from a zeroed host copy: no command, so nothing to order. */
+static cl_mem
+zeroed_counters(cl_context context, size_t words, cl_int *err)
+{
+    cl_uint *zeros = calloc(words, sizeof *zeros);
+    cl_mem m;
+
+    if (zeros == NULL) {
+        *err = CL_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    m = clCreateBuffer(context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, words * sizeof *zeros,
+                       zeros, err);
+    free(zeros);
+    return m;
 }
 
 static void
@@ -492,8 +512,7 @@ replace_workspace(mpscl__bn_kernel *k, size_t bytes, size_t words)
     if (bytes > 0)
         scratch = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err == CL_SUCCESS && words > 0)
-        sync = clCreateBuffer(k->device->context, CL_MEM_READ_WRITE, words * sizeof(cl_uint), NULL,
-                              &err);
+        sync = zeroed_counters(k->device->context, words, &err);
     if (err != CL_SUCCESS) {
         release_mem(&scratch);
         return mpscl__fail_cl(err, "clCreateBuffer(workspace)");
@@ -508,8 +527,9 @@ replace_workspace(mpscl__bn_kernel *k, size_t bytes, size_t words)
 }
 
 /* The workspace for the plan, usable on cb's queue once *wait (if set) completes: a new one when
- * the plan needs more of either part, else the same one, after its last user on another queue
- * (a marker there completes when that work has; one queue runs in order and needs nothing). */
+ * the plan needs more of either part, or when a one-launch kernel gave up in it (its counters
+ * may not be at zero), else the same one, after its last user on another queue (a marker there
+ * completes when that work has; one queue runs in order and needs nothing). */
 static mpscl_status
 prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
                   cl_event *wait)
@@ -520,7 +540,8 @@ prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn
     mpscl_status s;
 
     *wait = NULL;
-    if (bytes > k->scratch_bytes || words > k->sync_words) {
+    if (bytes > k->scratch_bytes || words > k->sync_words ||
+        atomic_exchange(&k->counters_suspect, 0) != 0) {
         if ((s = replace_workspace(k, bytes, words)) != MPSCL_SUCCESS)
             return s;
     } else if (k->workspace_queue != NULL && k->workspace_queue != q) {
@@ -671,11 +692,15 @@ mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
 enum { DEFAULT_SPIN_LIMIT = 1u << 24 };
 
 void
-mpscl__bn_arg_spin_limit(mpscl__bn_args *a)
+mpscl__bn_arg_give_up(mpscl__bn_args *a)
 {
     cl_uint limit = a->k->tune.spin != 0 ? (cl_uint)(a->k->tune.spin - 1) : DEFAULT_SPIN_LIMIT;
 
+    /* Never 0, which the gave-up word holds until a group gives up. */
+    if (++a->k->launch == 0)
+        a->k->launch = 1;
     mpscl__bn_arg(a, sizeof limit, &limit);
+    mpscl__bn_arg(a, sizeof a->k->launch, &a->k->launch);
 }
 
 void
@@ -696,27 +721,6 @@ mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
     mpscl__bn_arg(a, sizeof op->ms, &op->ms);
 }
 
-/* The word of the counters a one-launch group raises when it gives up (common.clh). */
-enum { SYNC_GAVE_UP_WORD = 1 };
-
-/* Zeroes the one launch's counters on cb's queue, after *wait (then cleared) if set: every launch
- * starts from the same state, however the previous one ended. */
-static mpscl_status
-zero_counters(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
-              cl_event *wait)
-{
-    cl_uint zero = 0;
-    cl_int err = clEnqueueFillBuffer(mpscl__command_buffer_queue(cb), k->sync, &zero, sizeof zero,
-                                     0, sync_words(p) * sizeof zero, *wait != NULL ? 1 : 0,
-                                     *wait != NULL ? wait : NULL, NULL);
-
-    if (*wait != NULL) {
-        mpscl__check_cl(clReleaseEvent(*wait), "clReleaseEvent");
-        *wait = NULL;
-    }
-    return err == CL_SUCCESS ? MPSCL_SUCCESS : mpscl__fail_cl(err, "clEnqueueFillBuffer(counters)");
-}
-
 mpscl_status
 mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
                   cl_event *wait)
@@ -732,8 +736,7 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
         global[0] = p->lx * one_launch_passes(k) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
-        if ((s = mpscl__command_buffer_reserve_check(cb)) != MPSCL_SUCCESS ||
-            (s = zero_counters(k, cb, p, wait)) != MPSCL_SUCCESS)
+        if ((s = mpscl__command_buffer_reserve_check(cb)) != MPSCL_SUCCESS)
             return s;
     } else if (p->rows) {
         global[0] = p->col_tiles;
@@ -752,7 +755,7 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     mpscl__command_buffer_track(cb, ev);
     if (p->fused)
         return mpscl__command_buffer_check_word(
-            cb, k->sync, SYNC_GAVE_UP_WORD * sizeof(cl_uint),
+            cb, k->sync, SYNC_GAVE_UP_WORD * sizeof(cl_uint), k->launch, &k->counters_suspect,
             k->is_gradient ? "the one-launch gradient" : "the one-launch forward");
     return MPSCL_SUCCESS;
 }

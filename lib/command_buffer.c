@@ -15,6 +15,8 @@ typedef struct held_object {
 typedef struct word_check {
     struct word_check *next;
     cl_uint word;               /* the read's destination: stays put until the buffer is freed */
+    cl_uint failed_value;       /* what the word holds when the command failed */
+    atomic_int *on_failure;     /* set to 1 when it did */
     const char *what;
 } word_check;
 
@@ -59,16 +61,26 @@ free_checks(mpscl_command_buffer *cb)
     cb->spare = NULL;
 }
 
-/* The first check whose word came back non-zero, or NULL. Only after the reads completed. */
+/* The first check whose word came back as its failed value, or NULL. Only after the reads
+ * completed. */
 static const char *
 failed_check(const mpscl_command_buffer *cb)
 {
     const char *failed = NULL;
 
     for (const word_check *c = cb->checks; c != NULL; c = c->next)
-        if (c->word != 0)
+        if (c->word == c->failed_value)
             failed = c->what;   /* the list runs newest first: keep the earliest */
     return failed;
+}
+
+/* Tells the owners of the failed checks (once: the buffer's work is waited on once). */
+static void
+report_failed_checks(const mpscl_command_buffer *cb)
+{
+    for (const word_check *c = cb->checks; c != NULL; c = c->next)
+        if (c->word == c->failed_value)
+            atomic_store(c->on_failure, 1);
 }
 
 static void
@@ -238,8 +250,8 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
                 err = exec;
         }
         cb->result_cl = err;
-        if (err == CL_SUCCESS)
-            cb->failed = failed_check(cb);
+        if (err == CL_SUCCESS && (cb->failed = failed_check(cb)) != NULL)
+            report_failed_checks(cb);
         cb->state = err == CL_SUCCESS && cb->failed == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED
                                                             : MPSCL_COMMAND_BUFFER_ERROR;
         mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
@@ -326,7 +338,7 @@ mpscl__command_buffer_reserve_check(mpscl_command_buffer *cb)
 
 mpscl_status
 mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer, size_t offset,
-                                 const char *what)
+                                 cl_uint failed_value, atomic_int *on_failure, const char *what)
 {
     word_check *c = cb->spare;
     cl_event ev = NULL;
@@ -336,6 +348,8 @@ mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer, size_t
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clEnqueueReadBuffer(gave-up word)");
     cb->spare = NULL;
+    c->failed_value = failed_value;
+    c->on_failure = on_failure;
     c->what = what;
     c->next = cb->checks;
     cb->checks = c;

@@ -149,9 +149,11 @@ void mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev);
  * the command it checks was enqueued. */
 mpscl_status mpscl__command_buffer_reserve_check(mpscl_command_buffer *cb);
 /* Reads the cl_uint at `offset` of buffer after the commands enqueued so far (a reservation
- * made first); wait reports the buffer failed, naming `what`, when it is non-zero. */
+ * made first); when it comes back as failed_value, wait reports the buffer failed, naming
+ * `what`, and sets *on_failure (which must outlive the buffer's work) to 1. */
 mpscl_status mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer,
-                                              size_t offset, const char *what);
+                                              size_t offset, cl_uint failed_value,
+                                              atomic_int *on_failure, const char *what);
 /* The buffer's queue, for the library's own commands (the public getter marks it shared). */
 cl_command_queue mpscl__command_buffer_queue(const mpscl_command_buffer *cb);
 /* Keeps obj alive until cb completes: takes over one reference (release called at completion). */

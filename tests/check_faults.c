@@ -465,10 +465,10 @@ expect_gave_up(scene *s, int *done)
 {
     mpscl_status st;
 
-    cl_fault_corrupt_fills(1, 0x40000000u);
+    cl_fault_corrupt_copies(1, 0x40000000u);
     *done = 0;
     st = scene_run(s);
-    cl_fault_corrupt_fills(0, 0);
+    cl_fault_corrupt_copies(0, 0);
     ck_assert_msg(st == MPSCL_ERROR_UNSUPPORTED, "corrupted counters: got %s: %s",
                   mpscl_status_string(st), mpscl_last_error_message());
     ck_assert_ptr_nonnull(strstr(mpscl_last_error_message(), "gave up"));

@@ -306,8 +306,43 @@ CREATE(cl_context, clCreateContext,
 CREATE(cl_command_queue, clCreateCommandQueue,
        (cl_context c, cl_device_id d, cl_command_queue_properties p, cl_int *errcode_ret),
        (c, d, p, errcode_ret))
-CREATE(cl_mem, clCreateBuffer, (cl_context c, cl_mem_flags f, size_t s, void *h,
-                                cl_int *errcode_ret), (c, f, s, h, errcode_ret))
+/* The library's buffers made from a host copy, made from words of the corrupting pattern
+ * instead while that is set. */
+static atomic_int corrupt_copies;
+static atomic_uint corrupt_pattern;
+
+void
+cl_fault_corrupt_copies(int on, cl_uint pattern)
+{
+    atomic_store(&corrupt_pattern, pattern);
+    atomic_store(&corrupt_copies, on);
+}
+
+cl_mem CL_API_CALL
+clCreateBuffer(cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_ret)
+{
+    NEXT(clCreateBuffer, cl_mem, (cl_context, cl_mem_flags, size_t, void *, cl_int *));
+    int mine_;
+    cl_int e_ = enter("clCreateBuffer", CALLER, &mine_);
+    cl_uint *bad = NULL;
+    cl_mem o_;
+
+    if (e_ != CL_SUCCESS) {
+        if (errcode_ret != NULL)
+            *errcode_ret = e_;
+        return NULL;
+    }
+    if (mine_ && atomic_load(&corrupt_copies) && (f & CL_MEM_COPY_HOST_PTR) && s % 4 == 0 &&
+        (bad = malloc(s)) != NULL) {
+        for (size_t i = 0; i < s / 4; i++)
+            bad[i] = atomic_load(&corrupt_pattern);
+        h = bad;
+    }
+    o_ = fn_(c, f, s, h, errcode_ret);
+    free(bad);
+    track(mine_, o_ != NULL, 1);
+    return o_;
+}
 CREATE(cl_program, clCreateProgramWithSource,
        (cl_context c, cl_uint n, const char **s, const size_t *l, cl_int *errcode_ret),
        (c, n, s, l, errcode_ret))
@@ -338,39 +373,9 @@ ENQUEUE(clEnqueueWriteBufferRect,
          const size_t *r, size_t brp, size_t bsp, size_t hrp, size_t hsp, const void *h,
          cl_uint nw, const cl_event *w, cl_event *event), (q, m, b, bo, ho, r, brp, bsp, hrp,
                                                            hsp, h, nw, w, event))
-/* The library's fills, with the pattern swapped for the corrupting one while that is set. */
-static atomic_int corrupt_fills;
-static atomic_uint corrupt_pattern;
-
-void
-cl_fault_corrupt_fills(int on, cl_uint pattern)
-{
-    atomic_store(&corrupt_pattern, pattern);
-    atomic_store(&corrupt_fills, on);
-}
-
-cl_int CL_API_CALL
-clEnqueueFillBuffer(cl_command_queue q, cl_mem m, const void *p, size_t ps, size_t o, size_t s,
-                    cl_uint nw, const cl_event *w, cl_event *event)
-{
-    NEXT(clEnqueueFillBuffer, cl_int,
-         (cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint,
-          const cl_event *, cl_event *));
-    int mine_;
-    cl_int e_ = enter("clEnqueueFillBuffer", CALLER, &mine_);
-    cl_uint bad = atomic_load(&corrupt_pattern);
-
-    if (e_ != CL_SUCCESS)
-        return e_;
-    if (mine_ && atomic_load(&corrupt_fills) && ps == sizeof bad)
-        p = &bad;
-    e_ = fn_(q, m, p, ps, o, s, nw, w, event);
-    track(mine_, e_ == CL_SUCCESS && event != NULL, 1);
-    return e_;
-}
-ENQUEUE(clEnqueueCopyBuffer,
-        (cl_command_queue q, cl_mem a, cl_mem b, size_t ao, size_t bo, size_t s, cl_uint nw,
-         const cl_event *w, cl_event *event), (q, a, b, ao, bo, s, nw, w, event))
+ENQUEUE(clEnqueueFillBuffer,
+        (cl_command_queue q, cl_mem m, const void *p, size_t ps, size_t o, size_t s, cl_uint nw,
+         const cl_event *w, cl_event *event), (q, m, p, ps, o, s, nw, w, event))
 
 /* Programs made from a binary (the library's disk cache): their builds are logged as
  * "clBuildProgram(binary)", since a failed one only costs a build from source. */

@@ -28,9 +28,9 @@
 void cl_fault_arm(long k, cl_int err);
 /* Stops failing calls; the counter keeps counting. */
 void cl_fault_disarm(void);
-/* While on, the library's clEnqueueFillBuffer calls with a 4-byte pattern fill with `pattern`
- * instead: counters that do not start where the library put them. */
-void cl_fault_corrupt_fills(int on, cl_uint pattern);
+/* While on, the library's buffers made with CL_MEM_COPY_HOST_PTR hold words of `pattern`
+ * instead of the library's data: counters that do not start where the library put them. */
+void cl_fault_corrupt_copies(int on, cl_uint pattern);
 /* Calls counted since the last cl_fault_arm. */
 long cl_fault_calls(void);
 /* The i-th counted call (1-based) since the last arm, e.g. "clGetDeviceInfo(CL_DEVICE_TYPE)";
