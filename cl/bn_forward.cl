@@ -52,7 +52,7 @@
 /* The shift of columns j .. j+VW-1 of matrix b: kept in scratch after the partials by
  * bn_forward_sum, for bn_forward_apply, which must not read x's first row: in place, other items
  * write it. */
-static inline ulong
+HELPER ulong
 shift_index(uint b, uint chunks, uint c, uint j)
 {
     return (ulong)get_global_size(2) * chunks * 2 * c + (ulong)b * c + j;
@@ -60,7 +60,7 @@ shift_index(uint b, uint chunks, uint c, uint j)
 
 /* Sum of (x - p) over rows [r0, r1) of columns j .. j+VW-1 of matrix b (fixed tree over local
  * rows), on every item; zeros past C. */
-static inline realv
+HELPER realv
 chunk_shifted_sum(FORWARD_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1)
 {
     ulong vb = (ulong)batch_first + b;
@@ -82,7 +82,7 @@ chunk_shifted_sum(FORWARD_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1)
 }
 
 /* Sum of ((x - p) - m)^2 over rows [r0, r1), likewise. */
-static inline realv
+HELPER realv
 chunk_sqdev(FORWARD_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv p, realv m)
 {
     ulong vb = (ulong)batch_first + b;
@@ -140,7 +140,7 @@ bn_forward_sqdev(FORWARD_INPUT_ARGS)
 }
 
 /* y of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, with the statistics mu, v. */
-static inline void
+HELPER void
 write_y(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv mu,
         realv v)
 {
@@ -302,7 +302,7 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
 
 /* s[q] = sum over rows [r0, r1) of the shifted values x - p[q] (square 0, m unused) or of their
  * squared deviations from m[q] (square 1), in blocks of ROW_BLOCK rows; bk: scratch array. */
-static inline void
+HELPER void
 tile_rows_sum(__global const data_t *xb, ulong x_rs, uint count, ulong r0, ulong r1, int square,
               __local const realv *p, __local const realv *m, __local realv *s, __local realv *bk)
 {
@@ -328,7 +328,7 @@ tile_rows_sum(__global const data_t *xb, ulong x_rs, uint count, ulong r0, ulong
 }
 
 /* The shifts of the tile's columns: their first elements where finite. */
-static inline void
+HELPER void
 tile_shifts(__global const data_t *xb, uint count, __local realv *p)
 {
     for (uint q = 0; q < count; q++)
@@ -337,7 +337,7 @@ tile_shifts(__global const data_t *xb, uint count, __local realv *p)
 
 /* The group's share of pass 1 (square 0: shifted sums, and the shifts from chunk 0) or pass 2
  * (square 1: squared deviations about the shifted mean) into slot `square` of the partials. */
-static inline void
+HELPER void
 rows_statistics_pass(FORWARD_INPUT_ARGS, uint tile_items, int square)
 {
     uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;

@@ -94,7 +94,7 @@
 
 /* Pass 1 of rows [r0, r1) of columns j .. j+VW-1 of matrix b: sum dz and sum dz xhat over the
  * group's rows (fixed tree over local rows), on every item. Items past C give zeros. */
-static inline void
+HELPER void
 chunk_sums(GRADIENT_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv *sum_dz,
            realv *sum_dz_xh)
 {
@@ -129,7 +129,7 @@ chunk_sums(GRADIENT_INPUT_ARGS, uint j, uint b, ulong r0, ulong r1, realv *sum_d
 }
 
 /* dgamma and dbeta of columns j .. j+VW-1 (j < C) of matrix b. */
-static inline void
+HELPER void
 write_parameter_gradients(GRADIENT_OUTPUT_ARGS, uint batch_first, uint j, uint b, realv sum_dz,
                           realv sum_dz_xh)
 {
@@ -142,7 +142,7 @@ write_parameter_gradients(GRADIENT_OUTPUT_ARGS, uint batch_first, uint j, uint b
 }
 
 /* Pass 2: dx of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, from the totals. */
-static inline void
+HELPER void
 write_dx(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong r1,
          realv sum_dz, realv sum_dz_xh)
 {
@@ -214,7 +214,7 @@ bn_gradient_tile(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
 /* ---- one launch ---- */
 
 /* Which slab a block of consecutive tickets serves, and in which pass: see the top. */
-static inline void
+HELPER void
 decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
 {
     uint rest;
@@ -303,7 +303,7 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
  * keeps in its cache. Sums go in blocks of ROW_BLOCK rows, fresh accumulators per block added into
  * the chunk's, so no sequence of additions is longer than ROW_BLOCK + chunk_rows / ROW_BLOCK.
  * Partials and totals are those of the two launches above, in the same layout. */
-static inline void
+HELPER void
 load_tile_constants(GRADIENT_INPUT_ARGS, ulong vb, uint j0, uint count, __local realv *lmu,
                     __local realv *lis, __local realv *lg, __local realv *lbt)
 {
@@ -317,7 +317,7 @@ load_tile_constants(GRADIENT_INPUT_ARGS, ulong vb, uint j0, uint count, __local 
 }
 
 /* sum[q] += rows r0 .. r1-1's dz (and dz xhat) of the tile, in blocks of ROW_BLOCK rows. */
-static inline void
+HELPER void
 tile_rows_sums(GRADIENT_INPUT_ARGS, ulong vb, uint j0, uint count, ulong r0, ulong r1,
                __local realv *const *k, __local realv *s1, __local realv *s2, __local realv *b1,
                __local realv *b2)
