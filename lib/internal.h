@@ -50,7 +50,7 @@ struct mpscl_device {
     cl_platform_id platform;
     cl_context context;
     cl_device_id device;
-    char name[256];
+    char *name;                     /* CL_DEVICE_NAME, whole: no driver limits its length */
     cl_device_type type;
     cl_uint compute_units;
     size_t max_work_group_size;

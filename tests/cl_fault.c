@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -249,6 +250,63 @@ device_info_name(cl_device_info p)
     }
 }
 
+/* ---- device strings replaced by the test ---- */
+
+static pthread_mutex_t strings_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    cl_device_info param;
+    char *value;        /* NULL: a free slot */
+} strings[4];
+
+void
+cl_fault_device_string(cl_device_info param, const char *value)
+{
+    char *copy = value != NULL ? strdup(value) : NULL;
+    size_t i, slot = sizeof strings / sizeof strings[0];
+
+    if (value != NULL && copy == NULL)
+        abort();
+    pthread_mutex_lock(&strings_lock);
+    for (i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strings[i].value != NULL && strings[i].param == param) {
+            free(strings[i].value);
+            strings[i].value = NULL;
+        }
+        if (strings[i].value == NULL && slot == sizeof strings / sizeof strings[0])
+            slot = i;
+    }
+    if (copy != NULL) {
+        if (slot == sizeof strings / sizeof strings[0])
+            abort();   /* more properties replaced at once than the table holds */
+        strings[slot].param = param;
+        strings[slot].value = copy;
+    }
+    pthread_mutex_unlock(&strings_lock);
+}
+
+/* Answers a query of a replaced property as clGetDeviceInfo does; 0 when p is not replaced. */
+static int
+replaced_string(cl_device_info p, size_t size, void *value, size_t *ret, cl_int *err)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&strings_lock);
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0] && !found; i++) {
+        size_t n;
+        if (strings[i].value == NULL || strings[i].param != p)
+            continue;
+        found = 1;
+        n = strlen(strings[i].value) + 1;
+        *err = value != NULL && size < n ? CL_INVALID_VALUE : CL_SUCCESS;
+        if (*err == CL_SUCCESS && value != NULL)
+            memcpy(value, strings[i].value, n);
+        if (*err == CL_SUCCESS && ret != NULL)
+            *ret = n;
+    }
+    pthread_mutex_unlock(&strings_lock);
+    return found;
+}
+
 cl_int CL_API_CALL
 clGetDeviceInfo(cl_device_id d, cl_device_info p, size_t size, void *value, size_t *ret)
 {
@@ -256,7 +314,11 @@ clGetDeviceInfo(cl_device_id d, cl_device_info p, size_t size, void *value, size
     int mine;
     cl_int e = enter(device_info_name(p), CALLER, &mine);
 
-    return e != CL_SUCCESS ? e : fn_(d, p, size, value, ret);
+    if (e != CL_SUCCESS)
+        return e;
+    if (mine && replaced_string(p, size, value, ret, &e))
+        return e;
+    return fn_(d, p, size, value, ret);
 }
 
 PLAIN(clGetPlatformIDs, (cl_uint n, cl_platform_id *p, cl_uint *np), (n, p, np))

@@ -14,7 +14,8 @@
  * release functions return void) and a real driver that fails one leaves the object's fate
  * undefined; forwarding keeps the leak accounting meaningful.
  *
- * Thread safety: every function is safe from any thread (atomics). */
+ * Thread safety: every function is safe from any thread (atomics, and a lock around the
+ * replaced device strings). */
 #ifndef MPSCL_TEST_CL_FAULT_H
 #define MPSCL_TEST_CL_FAULT_H
 
@@ -40,5 +41,11 @@ const char *cl_fault_failed_call(void);
  * retains minus releases, over the library's calls since the program started. 0 when every
  * object the library made or retained was released. */
 long cl_fault_live(void);
+
+/* Makes the library's clGetDeviceInfo(param) answer `value` for every device, as a driver would:
+ * the size with the terminating NUL, CL_INVALID_VALUE for a buffer too small. For string
+ * properties (CL_DEVICE_NAME, CL_DEVICE_EXTENSIONS); value is copied, NULL restores the
+ * driver's answer. The test's own queries still reach the driver. */
+void cl_fault_device_string(cl_device_info param, const char *value);
 
 #endif
