@@ -1,11 +1,17 @@
 /* tests/check_driver.c: driver behaviour the library must cope with, made up through the OpenCL
- * interposer (tests/cl_fault.h): a device name longer than any fixed buffer. */
-#define _POSIX_C_SOURCE 200809L   /* setenv */
+ * interposer (tests/cl_fault.h): a device name longer than any fixed buffer; a compiler held
+ * mid-build, so that other calls and other builds overlap it. */
+#define _POSIX_C_SOURCE 200809L   /* setenv, clock_gettime, nanosleep */
 #include <ctype.h>
+#include <float.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cl_fault.h"
+#include "ref.h"
 #include "util.h"
 
 /* MPSCL_DEVICE as the run started, given back after each test (CK_FORK=no shares a process). */
@@ -29,6 +35,7 @@ setup(void)
 static void
 teardown(void)
 {
+    cl_fault_release_builds();
     cl_fault_device_string(CL_DEVICE_NAME, NULL);
     if (had_device)
         ck_assert_int_eq(setenv("MPSCL_DEVICE", saved_device, 1), 0);
@@ -88,17 +95,213 @@ START_TEST(long_device_name)
 }
 END_TEST
 
+/* ---- builds that overlap other work ---- */
+
+/* How long a held build waits at most: far longer than the calls a test makes meanwhile, so
+ * that only a call waiting for the build itself sees the gate time out. */
+#define HOLD_MS 5000L
+
+enum { ROWS = 6, COLS = 3 };
+static const float host_x[ROWS * COLS] = {1, -2, 3, 4, 5, -6, -7, 8, 9, 10, -11, 12,
+                                          13, 14, -15, -16, 17, 18};
+
+/* One forward with compute_statistics through a kernel object of its own, as a thread of the
+ * caller's would run it; the program its kernels came from is kept for comparison. */
+typedef struct forward_job {
+    mpscl_device *d;
+    mpscl_status status;
+    char message[256];
+    cl_program program;
+    float y[ROWS * COLS], mean[COLS], var[COLS];
+} forward_job;
+
+static mpscl_status
+forward_run(forward_job *j)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(ROWS, COLS, COLS * sizeof(float),
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(COLS, MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_matrix_batch_normalization *k = NULL;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_matrix *x = NULL, *y = NULL;
+    mpscl_vector *mean = NULL, *var = NULL;
+    mpscl_status s;
+
+    if ((s = mpscl_matrix_batch_normalization_create(j->d, &k)) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_batch_normalization_set_compute_statistics(k, 1)) == MPSCL_SUCCESS &&
+        (s = mpscl_command_buffer_create(j->d, &cb)) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_create(j->d, &md, &x)) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_create(j->d, &md, &y)) == MPSCL_SUCCESS &&
+        (s = mpscl_vector_create(j->d, &vd, &mean)) == MPSCL_SUCCESS &&
+        (s = mpscl_vector_create(j->d, &vd, &var)) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_write(x, host_x, COLS * sizeof(float))) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_batch_normalization_encode(k, cb, x, mean, var, NULL, NULL, y)) ==
+            MPSCL_SUCCESS &&
+        (s = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS &&
+        (s = mpscl_command_buffer_wait_until_completed(cb)) == MPSCL_SUCCESS &&
+        (s = mpscl_matrix_read(y, j->y, COLS * sizeof(float))) == MPSCL_SUCCESS &&
+        (s = mpscl_vector_read(mean, j->mean)) == MPSCL_SUCCESS)
+        s = mpscl_vector_read(var, j->var);
+    mpscl_vector_release(var);
+    mpscl_vector_release(mean);
+    mpscl_matrix_release(y);
+    mpscl_matrix_release(x);
+    mpscl_command_buffer_release(cb);
+    mpscl_matrix_batch_normalization_release(k);
+    return s;
+}
+
+static void *
+forward_thread(void *arg)
+{
+    forward_job *j = arg;
+
+    j->status = forward_run(j);
+    if (j->status != MPSCL_SUCCESS)
+        snprintf(j->message, sizeof j->message, "%s", mpscl_last_error_message());
+    j->program = cl_fault_kernel_program();
+    return NULL;
+}
+
+/* The job succeeded and its results match the fp64 reference. */
+static void
+check_forward(const forward_job *j, const char *who)
+{
+    double mean[COLS], var[COLS], y[ROWS * COLS];
+    ref_view xv = {host_x, COLS};
+
+    ck_assert_msg(j->status == MPSCL_SUCCESS, "%s: %s: %s", who, mpscl_status_string(j->status),
+                  j->message);
+    ck_assert_ptr_nonnull(j->program);
+    ref_bn_statistics(ROWS, COLS, xv, mean, var);
+    ck_assert_double_le(ref_rel_l2_vec(COLS, j->mean, mean), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(COLS, j->var, var), 1e-6);
+    ref_bn_forward(ROWS, COLS, xv, j->mean, j->var, NULL, NULL, FLT_MIN, NULL, y);
+    ck_assert_double_le(ref_rel_l2(ROWS, COLS, (ref_view){j->y, COLS}, y), 1e-6);
+}
+
+static double
+now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Waits until n builds are held at the gate. */
+static void
+wait_held(int n)
+{
+    double start = now_ms();
+
+    while (cl_fault_builds_held() < n) {
+        ck_assert_msg(now_ms() - start < 30000, "no build reached the gate in 30 s");
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+}
+
+/* While one thread's first encode compiles its program, another thread's calls that take the
+ * device's lock (a command buffer from the queue pool, a blocking upload through the transfer
+ * queue, the program count) finish at once: the build holds no lock they need. */
+START_TEST(build_leaves_device_free)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(ROWS, COLS, COLS * sizeof(float),
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    forward_job job = {0};
+    pthread_t t;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_matrix *m = NULL;
+    mpscl_status cb_status, write_status = MPSCL_ERROR_INVALID_ARGUMENT;
+    size_t built_meanwhile;
+    int held;
+    double start, took;
+
+    ASSERT_OK(mpscl_device_create_default(&job.d));
+    cl_fault_hold_builds(0, HOLD_MS);
+    ck_assert_int_eq(pthread_create(&t, NULL, forward_thread, &job), 0);
+    wait_held(1);
+    /* Statuses are checked after the join: the thread must not outlive a failed assertion. */
+    start = now_ms();
+    cb_status = mpscl_command_buffer_create(job.d, &cb);
+    if (mpscl_matrix_create(job.d, &md, &m) == MPSCL_SUCCESS)
+        write_status = mpscl_matrix_write(m, host_x, COLS * sizeof(float));
+    built_meanwhile = mpscl_device_programs_built(job.d);
+    took = now_ms() - start;
+    held = cl_fault_builds_held();
+    cl_fault_release_builds();
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+
+    ck_assert_msg(held == 1 && cl_fault_builds_timed_out() == 0,
+                  "the calls waited for the held build (%.0f ms, gate timeout %ld ms)", took,
+                  HOLD_MS);
+    ASSERT_OK(cb_status);
+    ASSERT_OK(write_status);
+    ck_assert_uint_eq(built_meanwhile, 0);
+    check_forward(&job, "the building thread");
+    ck_assert_uint_eq(mpscl_device_programs_built(job.d), 1);
+    mpscl_matrix_release(m);
+    mpscl_command_buffer_release(cb);
+    mpscl_device_release(job.d);
+    ck_assert_int_eq(cl_fault_live(), 0);
+}
+END_TEST
+
+/* Two threads whose first encodes need the same program build it at the same moment (the gate
+ * lets neither go on before both are compiling): the device keeps one program, both threads'
+ * kernels come from it, the other copy is released, and a later kernel object builds nothing. */
+START_TEST(concurrent_builds_keep_one)
+{
+    forward_job jobs[2] = {{0}}, later = {0};
+    pthread_t t[2];
+    mpscl_device *d = NULL;
+
+    ASSERT_OK(mpscl_device_create_default(&d));
+    cl_fault_hold_builds(2, HOLD_MS);
+    for (size_t i = 0; i < 2; i++) {
+        jobs[i].d = d;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, forward_thread, &jobs[i]), 0);
+    }
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    ck_assert_msg(cl_fault_builds_timed_out() == 0,
+                  "the two builds did not overlap: one waited for the other");
+    check_forward(&jobs[0], "thread 0");
+    check_forward(&jobs[1], "thread 1");
+    ck_assert_ptr_eq(jobs[0].program, jobs[1].program);
+    ck_assert_uint_eq(mpscl_device_programs_built(d), 1);
+    ck_assert_uint_eq(mpscl_device_programs_loaded(d), 0);
+
+    later.d = d;
+    forward_thread(&later);
+    check_forward(&later, "a later kernel object");
+    ck_assert_ptr_eq(later.program, jobs[0].program);
+    ck_assert_uint_eq(mpscl_device_programs_built(d), 1);
+    mpscl_device_release(d);
+    ck_assert_msg(cl_fault_live() == 0, "%ld OpenCL objects left: the dropped program leaked?",
+                  cl_fault_live());
+}
+END_TEST
+
 static Suite *
 driver_suite(void)
 {
     Suite *s = suite_create("driver");
     TCase *names = tcase_create("names");
+    TCase *builds = tcase_create("builds");
 
     tcase_add_checked_fixture(names, setup, teardown);
     tcase_set_timeout(names, 60);
     tcase_add_loop_test(names, long_device_name, 0,
                         (int)(sizeof name_lengths / sizeof name_lengths[0]));
     suite_add_tcase(s, names);
+
+    tcase_add_checked_fixture(builds, setup, teardown);
+    /* A cold compile on a slow compiler (PoCL on a small CPU, or under valgrind). */
+    tcase_set_timeout(builds, 120);
+    tcase_add_test(builds, build_leaves_device_free);
+    tcase_add_test(builds, concurrent_builds_keep_one);
+    suite_add_tcase(s, builds);
     return s;
 }
 
