@@ -205,15 +205,27 @@ query_properties(mpscl_device *d, cl_device_id id)
     return MPSCL_SUCCESS;
 }
 
-/* Whether the kernels may use doubles. A failed query of the extensions is no fp64, never a
- * failure. */
+/* Whether the space-separated list names ext itself (not a longer name that starts with it). */
+static int
+has_extension(const char *list, const char *ext)
+{
+    size_t n = strlen(ext);
+
+    for (const char *p = list; (p = strstr(p, ext)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Whether the kernels may use doubles: they enable cl_khr_fp64 and nothing else, so a device
+ * with only AMD's older cl_amd_fp64 would fail to compile them. A failed query of the extensions
+ * is no fp64, never a failure. */
 static int
 device_has_fp64(cl_device_id id)
 {
     cl_int err;
     char *ext = device_string(id, CL_DEVICE_EXTENSIONS, &err);
-    int yes = ext != NULL &&
-              (strstr(ext, "cl_khr_fp64") != NULL || strstr(ext, "cl_amd_fp64") != NULL);
+    int yes = ext != NULL && has_extension(ext, "cl_khr_fp64");
 
     free(ext);
     /* A test switch: behave as a device without fp64, to exercise the refusal everywhere. */

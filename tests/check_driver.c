@@ -1,6 +1,7 @@
 /* tests/check_driver.c: driver behaviour the library must cope with, made up through the OpenCL
  * interposer (tests/cl_fault.h): a device name longer than any fixed buffer; a compiler held
- * mid-build, so that other calls and other builds overlap it. */
+ * mid-build, so that other calls and other builds overlap it; fp64 extensions the kernels cannot
+ * use. */
 #define _POSIX_C_SOURCE 200809L   /* setenv, clock_gettime, nanosleep */
 #include <ctype.h>
 #include <float.h>
@@ -37,6 +38,7 @@ teardown(void)
 {
     cl_fault_release_builds();
     cl_fault_device_string(CL_DEVICE_NAME, NULL);
+    cl_fault_device_string(CL_DEVICE_EXTENSIONS, NULL);
     if (had_device)
         ck_assert_int_eq(setenv("MPSCL_DEVICE", saved_device, 1), 0);
     else
@@ -283,12 +285,114 @@ START_TEST(concurrent_builds_keep_one)
 }
 END_TEST
 
+/* ---- fp64 extensions ---- */
+
+/* The default device's real extension list with cl_khr_fp64 renamed cl_amd_fp64 (the same
+ * length), or with cl_amd_fp64 added where it has no cl_khr_fp64; malloc'd. */
+static char *
+amd_fp64_extensions(void)
+{
+    mpscl_device *d = NULL;
+    size_t n = 0;
+    char *ext, *p;
+
+    ASSERT_OK(mpscl_device_create_default(&d));
+    /* The test's own queries reach the driver, not the replaced strings. */
+    ck_assert_int_eq(clGetDeviceInfo(mpscl_device_cl_device_id(d), CL_DEVICE_EXTENSIONS, 0, NULL,
+                                     &n), CL_SUCCESS);
+    ext = calloc(1, n + sizeof " cl_amd_fp64");
+    ck_assert_ptr_nonnull(ext);
+    ck_assert_int_eq(clGetDeviceInfo(mpscl_device_cl_device_id(d), CL_DEVICE_EXTENSIONS, n, ext,
+                                     NULL), CL_SUCCESS);
+    mpscl_device_release(d);
+    if ((p = strstr(ext, "cl_khr_fp64")) == NULL)
+        strcat(ext, " cl_amd_fp64");
+    for (; p != NULL; p = strstr(p, "cl_khr_fp64"))
+        memcpy(p, "cl_amd", 6);
+    return ext;
+}
+
+/* float64 encodes on d are refused before anything is built or enqueued. */
+static void
+check_float64_refused(mpscl_device *d)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(4, 4, 4 * sizeof(double),
+                                                              MPSCL_DATA_TYPE_FLOAT64);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(4, MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_matrix_batch_normalization *k = NULL;
+    mpscl_matrix_batch_normalization_gradient *g = NULL;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_matrix *x = NULL, *y = NULL;
+    mpscl_vector *mean = NULL, *var = NULL;
+
+    ASSERT_OK(mpscl_matrix_batch_normalization_create(d, &k));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_create(d, &g));
+    ASSERT_OK(mpscl_command_buffer_create(d, &cb));
+    ASSERT_OK(mpscl_matrix_create(d, &md, &x));
+    ASSERT_OK(mpscl_matrix_create(d, &md, &y));
+    ASSERT_OK(mpscl_vector_create(d, &vd, &mean));
+    ASSERT_OK(mpscl_vector_create(d, &vd, &var));
+    ASSERT_STATUS(mpscl_matrix_batch_normalization_encode(k, cb, x, mean, var, NULL, NULL, y),
+                  MPSCL_ERROR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mpscl_last_error_message(), "float64"));
+    ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_encode(g, cb, x, x, mean, var, NULL,
+                                                                   NULL, y, NULL, NULL),
+                  MPSCL_ERROR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(mpscl_last_error_message(), "float64"));
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    ck_assert_uint_eq(mpscl_device_programs_built(d), 0);
+    mpscl_vector_release(var);
+    mpscl_vector_release(mean);
+    mpscl_matrix_release(y);
+    mpscl_matrix_release(x);
+    mpscl_command_buffer_release(cb);
+    mpscl_matrix_batch_normalization_gradient_release(g);
+    mpscl_matrix_batch_normalization_release(k);
+}
+
+/* fp64 support under a replaced extension list. */
+static int
+fp64_with(const char *extensions)
+{
+    mpscl_device *d = NULL;
+    int yes;
+
+    cl_fault_device_string(CL_DEVICE_EXTENSIONS, extensions);
+    ASSERT_OK(mpscl_device_create_default(&d));
+    yes = mpscl_device_supports_data_type(d, MPSCL_DATA_TYPE_FLOAT64);
+    ck_assert_int_eq(mpscl_device_supports_data_type(d, MPSCL_DATA_TYPE_FLOAT32), 1);
+    if (!yes)
+        check_float64_refused(d);
+    mpscl_device_release(d);
+    return yes;
+}
+
+/* The kernels enable cl_khr_fp64 and nothing else: a device that reports only AMD's
+ * cl_amd_fp64 has no float64, and its float64 encodes are refused; cl_khr_fp64 alone is enough;
+ * a longer name that starts with it is another extension. */
+START_TEST(amd_fp64_alone_is_no_fp64)
+{
+    char *ext = amd_fp64_extensions();
+
+    ck_assert_int_eq(unsetenv("MPSCL_DISABLE_FP64"), 0);
+    ck_assert_msg(!fp64_with(ext), "float64 claimed with \"%s\"", ext);
+    ck_assert_int_eq(fp64_with("cl_amd_fp64"), 0);
+    ck_assert_int_eq(fp64_with("cl_khr_fp64"), 1);
+    ck_assert_int_eq(fp64_with("cl_khr_int64_base_atomics cl_khr_fp64 cl_khr_fp16"), 1);
+    ck_assert_int_eq(fp64_with("cl_khr_fp64_extra cl_amd_fp64"), 0);
+    ck_assert_int_eq(cl_fault_live(), 0);
+    free(ext);
+}
+END_TEST
+
 static Suite *
 driver_suite(void)
 {
     Suite *s = suite_create("driver");
     TCase *names = tcase_create("names");
     TCase *builds = tcase_create("builds");
+    TCase *fp64 = tcase_create("fp64");
 
     tcase_add_checked_fixture(names, setup, teardown);
     tcase_set_timeout(names, 60);
@@ -302,6 +406,11 @@ driver_suite(void)
     tcase_add_test(builds, build_leaves_device_free);
     tcase_add_test(builds, concurrent_builds_keep_one);
     suite_add_tcase(s, builds);
+
+    tcase_add_checked_fixture(fp64, setup, teardown);
+    tcase_set_timeout(fp64, 60);
+    tcase_add_test(fp64, amd_fp64_alone_is_no_fp64);
+    suite_add_tcase(s, fp64);
     return s;
 }
 

@@ -37,8 +37,9 @@ MPSCL_API cl_device_id mpscl_device_cl_device_id(const mpscl_device *d);
 MPSCL_API cl_platform_id mpscl_device_cl_platform_id(const mpscl_device *d);
 /* 1 when the kernels can use type t on this device: float32, float16 and bfloat16 (storage
  * formats with fp32 arithmetic, core OpenCL 1.2) everywhere; float64 (fp64 arithmetic) where the
- * device has cl_khr_fp64 or cl_amd_fp64 and MPSCL_DISABLE_FP64=1 was not set when the device
- * object was created (a switch for testing the refusal). 0 for NULL or an unknown type. */
+ * device reports cl_khr_fp64 (cl_amd_fp64 alone is not enough: the kernels use the Khronos
+ * extension) and MPSCL_DISABLE_FP64=1 was not set when the device object was created (a switch
+ * for testing the refusal). 0 for NULL or an unknown type. */
 MPSCL_API int mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t);
 /* How many OpenCL programs this device object has compiled from source and kept so far (a
  * diagnostic: the device keeps one program per (kernel family, build options) pair; a copy that
