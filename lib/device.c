@@ -115,6 +115,28 @@ contains_nocase(const char *hay, const char *needle)
     return n == 0;
 }
 
+/* A string property of a device, whole and NUL-terminated, malloc'd. The size is asked first:
+ * names and extension lists have no length limit. NULL on failure, with the OpenCL error in
+ * *err, or CL_SUCCESS there when memory ran out. */
+static char *
+device_string(cl_device_id id, cl_device_info param, cl_int *err)
+{
+    size_t n = 0;
+    char *s;
+
+    if ((*err = clGetDeviceInfo(id, param, 0, NULL, &n)) != CL_SUCCESS)
+        return NULL;
+    if ((s = malloc(n + 1)) == NULL)
+        return NULL;
+    /* Some drivers refuse a value query of size 0 with a buffer: an empty string needs none. */
+    if (n > 0 && (*err = clGetDeviceInfo(id, param, n, s, NULL)) != CL_SUCCESS) {
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';   /* the size counts the terminator; a driver that omits it still ends here */
+    return s;
+}
+
 /* Index into all[] chosen by an MPSCL_DEVICE value, or count when nothing matches. */
 static size_t
 match_env(const char *want, const found_device *all, size_t count)
@@ -145,25 +167,30 @@ match_env(const char *want, const found_device *all, size_t count)
         return count;
     }
     for (size_t i = 0; i < count; i++) {
-        char name[256] = "";
-        if (clGetDeviceInfo(all[i].device, CL_DEVICE_NAME, sizeof name - 1, name, NULL) ==
-                CL_SUCCESS && contains_nocase(name, want))
+        cl_int err;
+        /* A device whose name cannot be read is only not a match: another may be. */
+        char *name = device_string(all[i].device, CL_DEVICE_NAME, &err);
+        int hit = name != NULL && contains_nocase(name, want);
+
+        free(name);
+        if (hit)
             return i;
     }
     return count;
 }
 
+/* The properties the library plans with; the name is fatal like the others, since it names the
+ * device in every message. */
 static mpscl_status
-device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_device **out)
+query_properties(mpscl_device *d, cl_device_id id)
 {
-    mpscl_device *d = calloc(1, sizeof *d);
-    char ext[8192] = "";
     cl_int err;
 
-    if (d == NULL)
-        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
-    if ((err = clGetDeviceInfo(id, CL_DEVICE_NAME, sizeof d->name - 1, d->name, NULL)) != CL_SUCCESS ||
-        (err = clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL)) != CL_SUCCESS ||
+    if ((d->name = device_string(id, CL_DEVICE_NAME, &err)) == NULL)
+        return err == CL_SUCCESS ? mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
+                                               "device: out of memory")
+                                 : mpscl__fail_cl(err, "clGetDeviceInfo");
+    if ((err = clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof d->type, &d->type, NULL)) != CL_SUCCESS ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof d->compute_units,
                                &d->compute_units, NULL)) != CL_SUCCESS ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof d->max_work_group_size,
@@ -173,33 +200,68 @@ device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_d
         (err = clGetDeviceInfo(id, CL_DEVICE_VENDOR_ID, sizeof d->vendor_id, &d->vendor_id,
                                NULL)) != CL_SUCCESS ||
         (err = clGetDeviceInfo(id, CL_DEVICE_GLOBAL_MEM_CACHE_SIZE, sizeof d->cache_bytes,
-                               &d->cache_bytes, NULL)) != CL_SUCCESS) {
-        free(d);
+                               &d->cache_bytes, NULL)) != CL_SUCCESS)
         return mpscl__fail_cl(err, "clGetDeviceInfo");
-    }
-    /* A longer extension string is cut, never fatal: only the fp64 names are searched. */
-    if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, sizeof ext - 1, ext, NULL) != CL_SUCCESS) {
-        size_t need = 0;
-        char *big;
-        if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, 0, NULL, &need) == CL_SUCCESS &&
-            (big = calloc(1, need + 1)) != NULL) {
-            if (clGetDeviceInfo(id, CL_DEVICE_EXTENSIONS, need, big, NULL) == CL_SUCCESS)
-                d->has_fp64 = strstr(big, "cl_khr_fp64") != NULL || strstr(big, "cl_amd_fp64") != NULL;
-            free(big);
-        }
-    } else {
-        d->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL || strstr(ext, "cl_amd_fp64") != NULL;
-    }
+    return MPSCL_SUCCESS;
+}
+
+/* Whether the space-separated list names ext itself (not a longer name that starts with it). */
+static int
+has_extension(const char *list, const char *ext)
+{
+    size_t n = strlen(ext);
+
+    for (const char *p = list; (p = strstr(p, ext)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Whether the kernels may use doubles: they enable cl_khr_fp64 and nothing else, so a device
+ * with only AMD's older cl_amd_fp64 would fail to compile them. A failed query of the extensions
+ * is no fp64, never a failure. */
+static int
+device_has_fp64(cl_device_id id)
+{
+    cl_int err;
+    char *ext = device_string(id, CL_DEVICE_EXTENSIONS, &err);
+    int yes = ext != NULL && has_extension(ext, "cl_khr_fp64");
+
+    free(ext);
     /* A test switch: behave as a device without fp64, to exercise the refusal everywhere. */
     if (getenv("MPSCL_DISABLE_FP64") != NULL && getenv("MPSCL_DISABLE_FP64")[0] == '1')
-        d->has_fp64 = 0;
+        yes = 0;
+    return yes;
+}
+
+static void
+device_free(mpscl_device *d)
+{
+    free(d->name);
+    free(d);
+}
+
+static mpscl_status
+device_new(cl_platform_id platform, cl_context context, cl_device_id id, mpscl_device **out)
+{
+    mpscl_device *d = calloc(1, sizeof *d);
+    cl_int err;
+    mpscl_status s;
+
+    if (d == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+    if ((s = query_properties(d, id)) != MPSCL_SUCCESS) {
+        device_free(d);
+        return s;
+    }
+    d->has_fp64 = device_has_fp64(id);
     if (platform == NULL &&
         (err = clGetDeviceInfo(id, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL)) != CL_SUCCESS) {
-        free(d);
+        device_free(d);
         return mpscl__fail_cl(err, "clGetDeviceInfo(CL_DEVICE_PLATFORM)");
     }
     if (pthread_mutex_init(&d->lock, NULL) != 0) {
-        free(d);
+        device_free(d);
         return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: mutex init failed");
     }
     atomic_init(&d->refs, 1);
@@ -371,7 +433,7 @@ mpscl_device_release(mpscl_device *d)
     if (d->retained_device)
         mpscl__check_cl(clReleaseDevice(d->device), "clReleaseDevice");
     pthread_mutex_destroy(&d->lock);
-    free(d);
+    device_free(d);
 }
 
 const char *

@@ -50,7 +50,7 @@ struct mpscl_device {
     cl_platform_id platform;
     cl_context context;
     cl_device_id device;
-    char name[256];
+    char *name;                     /* CL_DEVICE_NAME, whole: no driver limits its length */
     cl_device_type type;
     cl_uint compute_units;
     size_t max_work_group_size;
@@ -59,10 +59,11 @@ struct mpscl_device {
     cl_ulong cache_bytes;           /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE (0: not reported) */
     int has_fp64;
     int retained_device;            /* wrapped user device: released with us */
-    pthread_mutex_t lock;           /* guards programs, transfer_queue, programs_built/loaded */
+    pthread_mutex_t lock;           /* guards programs, transfer_queue, the queue pool and the
+                                     * counts below; never held through a build or a file write */
     mpscl__program_entry *programs;
-    size_t programs_built;          /* compiled from source */
-    size_t programs_loaded;         /* taken from the disk cache (program_cache.c) */
+    size_t programs_built;          /* compiled from source and kept */
+    size_t programs_loaded;         /* taken from the disk cache (program_cache.c) and kept */
     cl_command_queue transfer_queue;  /* blocking reads and writes; created on first use */
     cl_command_queue queue_pool[2][8];  /* idle queues of released command buffers: [untimed] */
     size_t queues_pooled[2];
@@ -75,7 +76,8 @@ typedef enum mpscl__family {
 } mpscl__family;
 
 /* The program for (family, options) on d, built on first use and kept by d for its lifetime;
- * the caller does not release it. Thread-safe: concurrent first uses build once. */
+ * the caller does not release it. Thread-safe, and the build runs without d->lock: threads that
+ * ask at once for a missing program may each build it, but d keeps one and all get that one. */
 mpscl_status mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options,
                                    cl_program *out);
 void mpscl__device_release_programs(mpscl_device *d);

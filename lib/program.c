@@ -1,6 +1,6 @@
-/* Programs: built lazily per device, once per (kernel family, build options), from the sources
- * embedded in lib/cl_sources.c, or loaded from the disk cache (program_cache.c) that an earlier
- * build stored. The device keeps them until it is released. */
+/* Programs: built lazily per device, one kept per (kernel family, build options), from the
+ * sources embedded in lib/cl_sources.c, or loaded from the disk cache (program_cache.c) that an
+ * earlier build stored. The device keeps them until it is released. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -110,33 +110,57 @@ obtain(mpscl_device *d, mpscl__family family, const char *options, cl_program *o
     return s;
 }
 
+/* The entry of (family, options) in d's table, or NULL. Called with d->lock held. */
+static mpscl__program_entry *
+find_entry(mpscl_device *d, mpscl__family family, const char *options)
+{
+    mpscl__program_entry *e = d->programs;
+
+    while (e != NULL && (e->family != family || strcmp(e->options, options) != 0))
+        e = e->next;
+    return e;
+}
+
+static void
+entry_free(mpscl__program_entry *e)
+{
+    mpscl__check_cl(clReleaseProgram(e->program), "clReleaseProgram");
+    free(e->options);
+    free(e);
+}
+
+/* The lock covers the table only, never a build or the disk cache: a build takes seconds, and
+ * the same lock guards the queues every new command buffer takes. Two threads may then build one
+ * program at once; the first to finish adds it, the other releases its own and returns the first
+ * one's, so the table holds one program per key and every caller gets the same. */
 mpscl_status
 mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options, cl_program *out)
 {
-    mpscl__program_entry *e;
-    mpscl_status s = MPSCL_SUCCESS;
+    mpscl__program_entry *e, *made;
+    mpscl_status s;
     int loaded = 0;
 
-    /* One lock over lookup and build: a second thread asking for the same program waits for
-     * the first build instead of starting its own. Builds of different programs serialise too,
-     * which only matters on a device's first use. */
     pthread_mutex_lock(&d->lock);
-    for (e = d->programs; e != NULL; e = e->next)
-        if (e->family == family && strcmp(e->options, options) == 0)
-            break;
-    if (e == NULL) {
-        e = calloc(1, sizeof *e);
-        if (e == NULL || (e->options = strdup(options)) == NULL) {
-            free(e);
-            s = mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "program: out of memory");
-            goto done;
-        }
-        if ((s = obtain(d, family, options, &e->program, &loaded)) != MPSCL_SUCCESS) {
-            free(e->options);
-            free(e);
-            goto done;
-        }
-        e->family = family;
+    if ((e = find_entry(d, family, options)) != NULL)
+        *out = e->program;
+    pthread_mutex_unlock(&d->lock);
+    if (e != NULL)
+        return MPSCL_SUCCESS;
+    made = calloc(1, sizeof *made);
+    if (made == NULL || (made->options = strdup(options)) == NULL) {
+        free(made);
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "program: out of memory");
+    }
+    if ((s = obtain(d, family, options, &made->program, &loaded)) != MPSCL_SUCCESS) {
+        free(made->options);
+        free(made);
+        return s;
+    }
+    made->family = family;
+    pthread_mutex_lock(&d->lock);
+    if ((e = find_entry(d, family, options)) == NULL) {
+        e = made;
+        made = NULL;
         e->next = d->programs;
         d->programs = e;
         if (loaded)
@@ -145,9 +169,10 @@ mpscl__device_program(mpscl_device *d, mpscl__family family, const char *options
             d->programs_built++;
     }
     *out = e->program;
-done:
     pthread_mutex_unlock(&d->lock);
-    return s;
+    if (made != NULL)
+        entry_free(made);   /* another thread's build came first */
+    return MPSCL_SUCCESS;
 }
 
 void
@@ -157,9 +182,7 @@ mpscl__device_release_programs(mpscl_device *d)
 
     for (; e != NULL; e = next) {
         next = e->next;
-        mpscl__check_cl(clReleaseProgram(e->program), "clReleaseProgram");
-        free(e->options);
-        free(e);
+        entry_free(e);
     }
     d->programs = NULL;
 }

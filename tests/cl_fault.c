@@ -5,12 +5,15 @@
  * here is not counted: keep the list in step with lib/ (check_faults prints the call log). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cl_fault.h"
 
@@ -249,6 +252,63 @@ device_info_name(cl_device_info p)
     }
 }
 
+/* ---- device strings replaced by the test ---- */
+
+static pthread_mutex_t strings_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    cl_device_info param;
+    char *value;        /* NULL: a free slot */
+} strings[4];
+
+void
+cl_fault_device_string(cl_device_info param, const char *value)
+{
+    char *copy = value != NULL ? strdup(value) : NULL;
+    size_t i, slot = sizeof strings / sizeof strings[0];
+
+    if (value != NULL && copy == NULL)
+        abort();
+    pthread_mutex_lock(&strings_lock);
+    for (i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strings[i].value != NULL && strings[i].param == param) {
+            free(strings[i].value);
+            strings[i].value = NULL;
+        }
+        if (strings[i].value == NULL && slot == sizeof strings / sizeof strings[0])
+            slot = i;
+    }
+    if (copy != NULL) {
+        if (slot == sizeof strings / sizeof strings[0])
+            abort();   /* more properties replaced at once than the table holds */
+        strings[slot].param = param;
+        strings[slot].value = copy;
+    }
+    pthread_mutex_unlock(&strings_lock);
+}
+
+/* Answers a query of a replaced property as clGetDeviceInfo does; 0 when p is not replaced. */
+static int
+replaced_string(cl_device_info p, size_t size, void *value, size_t *ret, cl_int *err)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&strings_lock);
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0] && !found; i++) {
+        size_t n;
+        if (strings[i].value == NULL || strings[i].param != p)
+            continue;
+        found = 1;
+        n = strlen(strings[i].value) + 1;
+        *err = value != NULL && size < n ? CL_INVALID_VALUE : CL_SUCCESS;
+        if (*err == CL_SUCCESS && value != NULL)
+            memcpy(value, strings[i].value, n);
+        if (*err == CL_SUCCESS && ret != NULL)
+            *ret = n;
+    }
+    pthread_mutex_unlock(&strings_lock);
+    return found;
+}
+
 cl_int CL_API_CALL
 clGetDeviceInfo(cl_device_id d, cl_device_info p, size_t size, void *value, size_t *ret)
 {
@@ -256,7 +316,11 @@ clGetDeviceInfo(cl_device_id d, cl_device_info p, size_t size, void *value, size
     int mine;
     cl_int e = enter(device_info_name(p), CALLER, &mine);
 
-    return e != CL_SUCCESS ? e : fn_(d, p, size, value, ret);
+    if (e != CL_SUCCESS)
+        return e;
+    if (mine && replaced_string(p, size, value, ret, &e))
+        return e;
+    return fn_(d, p, size, value, ret);
 }
 
 PLAIN(clGetPlatformIDs, (cl_uint n, cl_platform_id *p, cl_uint *np), (n, p, np))
@@ -346,8 +410,34 @@ clCreateBuffer(cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_
 CREATE(cl_program, clCreateProgramWithSource,
        (cl_context c, cl_uint n, const char **s, const size_t *l, cl_int *errcode_ret),
        (c, n, s, l, errcode_ret))
-CREATE(cl_kernel, clCreateKernel, (cl_program p, const char *name, cl_int *errcode_ret),
-       (p, name, errcode_ret))
+/* Kernels: the program of each is remembered per thread (cl_fault_kernel_program). */
+static _Thread_local cl_program kernel_program;
+
+cl_program
+cl_fault_kernel_program(void)
+{
+    return kernel_program;
+}
+
+cl_kernel CL_API_CALL
+clCreateKernel(cl_program p, const char *name, cl_int *errcode_ret)
+{
+    NEXT(clCreateKernel, cl_kernel, (cl_program, const char *, cl_int *));
+    int mine;
+    cl_int e = enter("clCreateKernel", CALLER, &mine);
+    cl_kernel k;
+
+    if (e != CL_SUCCESS) {
+        if (errcode_ret != NULL)
+            *errcode_ret = e;
+        return NULL;
+    }
+    k = fn_(p, name, errcode_ret);
+    track(mine, k != NULL, 1);
+    if (mine && k != NULL)
+        kernel_program = p;
+    return k;
+}
 
 ENQUEUE(clEnqueueNDRangeKernel,
         (cl_command_queue q, cl_kernel k, cl_uint dim, const size_t *off, const size_t *g,
@@ -423,6 +513,97 @@ clCreateProgramWithBinary(cl_context c, cl_uint n, const cl_device_id *d, const 
     return p;
 }
 
+/* ---- the build gate (cl_fault_hold_builds) ---- */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_moved = PTHREAD_COND_INITIALIZER;
+static int gate_on, gate_quorum, gate_held, gate_timed_out;
+static long gate_timeout_ms;
+static unsigned long gate_round;    /* bumped when the gate opens: its waiters go */
+
+/* Opens the gate for the builds held now. Called with gate_lock held. */
+static void
+gate_open(void)
+{
+    gate_on = 0;
+    gate_round++;
+    pthread_cond_broadcast(&gate_moved);
+}
+
+void
+cl_fault_hold_builds(int quorum, long timeout_ms)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_on = 1;
+    gate_quorum = quorum;
+    gate_timeout_ms = timeout_ms;
+    gate_timed_out = 0;
+    pthread_mutex_unlock(&gate_lock);
+}
+
+void
+cl_fault_release_builds(void)
+{
+    pthread_mutex_lock(&gate_lock);
+    gate_open();
+    pthread_mutex_unlock(&gate_lock);
+}
+
+int
+cl_fault_builds_held(void)
+{
+    int n;
+
+    pthread_mutex_lock(&gate_lock);
+    n = gate_held;
+    pthread_mutex_unlock(&gate_lock);
+    return n;
+}
+
+int
+cl_fault_builds_timed_out(void)
+{
+    int n;
+
+    pthread_mutex_lock(&gate_lock);
+    n = gate_timed_out;
+    pthread_mutex_unlock(&gate_lock);
+    return n;
+}
+
+/* Waits at the gate while it is on: until this round opens or this build's timeout passes. */
+static void
+gate_pass(void)
+{
+    struct timespec until;
+    unsigned long round;
+
+    pthread_mutex_lock(&gate_lock);
+    if (!gate_on) {
+        pthread_mutex_unlock(&gate_lock);
+        return;
+    }
+    round = gate_round;
+    gate_held++;
+    if (gate_quorum > 0 && gate_held >= gate_quorum)
+        gate_open();
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += gate_timeout_ms / 1000;
+    until.tv_nsec += gate_timeout_ms % 1000 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (gate_round == round)
+        if (pthread_cond_timedwait(&gate_moved, &gate_lock, &until) == ETIMEDOUT) {
+            if (gate_round == round)
+                gate_timed_out++;
+            break;
+        }
+    gate_held--;
+    pthread_mutex_unlock(&gate_lock);
+}
+
 cl_int CL_API_CALL
 clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *o,
                void (CL_CALLBACK *f)(cl_program, void *), void *u)
@@ -430,10 +611,14 @@ clBuildProgram(cl_program p, cl_uint n, const cl_device_id *d, const char *o,
     NEXT(clBuildProgram, cl_int,
          (cl_program, cl_uint, const cl_device_id *, const char *,
           void (CL_CALLBACK *)(cl_program, void *), void *));
-    int mine;
-    cl_int e = enter(binary_made(p) ? "clBuildProgram(binary)" : "clBuildProgram", CALLER, &mine);
+    int mine, binary = binary_made(p);
+    cl_int e = enter(binary ? "clBuildProgram(binary)" : "clBuildProgram", CALLER, &mine);
 
-    return e != CL_SUCCESS ? e : fn_(p, n, d, o, f, u);
+    if (e != CL_SUCCESS)
+        return e;
+    if (mine && !binary)
+        gate_pass();
+    return fn_(p, n, d, o, f, u);
 }
 
 cl_int CL_API_CALL

@@ -14,7 +14,8 @@
  * release functions return void) and a real driver that fails one leaves the object's fate
  * undefined; forwarding keeps the leak accounting meaningful.
  *
- * Thread safety: every function is safe from any thread (atomics). */
+ * Thread safety: every function is safe from any thread (atomics, and locks around the replaced
+ * device strings and the build gate). */
 #ifndef MPSCL_TEST_CL_FAULT_H
 #define MPSCL_TEST_CL_FAULT_H
 
@@ -43,5 +44,26 @@ const char *cl_fault_failed_call(void);
  * retains minus releases, over the library's calls since the program started. 0 when every
  * object the library made or retained was released. */
 long cl_fault_live(void);
+
+/* Makes the library's clGetDeviceInfo(param) answer `value` for every device, as a driver would:
+ * the size with the terminating NUL, CL_INVALID_VALUE for a buffer too small. For string
+ * properties (CL_DEVICE_NAME, CL_DEVICE_EXTENSIONS); value is copied, NULL restores the
+ * driver's answer. The test's own queries still reach the driver. */
+void cl_fault_device_string(cl_device_info param, const char *value);
+
+/* From now on, holds each of the library's clBuildProgram calls on a program made from source
+ * (not those of cached binaries) before the driver sees it, until `quorum` builds are held at
+ * once (0: no quorum), until cl_fault_release_builds, or for timeout_ms at most; builds go
+ * through again once the quorum is met or the gate released. Lets a test run calls while a build
+ * is under way, or make the builds of several threads overlap. */
+void cl_fault_hold_builds(int quorum, long timeout_ms);
+/* Lets every held build go on, and holds no later one. */
+void cl_fault_release_builds(void);
+/* Builds held right now. */
+int cl_fault_builds_held(void);
+/* Builds that left the gate by the timeout since the last cl_fault_hold_builds. */
+int cl_fault_builds_timed_out(void);
+/* The program of the last kernel the library created on the calling thread, or NULL. */
+cl_program cl_fault_kernel_program(void);
 
 #endif

@@ -1,6 +1,8 @@
 /* mpscl_device (MTLDevice): one OpenCL context and device, plus the programs built for it.
- * Thread safety: every function here may be called from any thread on a shared device; program
- * builds are serialised by the device, so a program is built once however many threads ask. */
+ * Thread safety: every function here may be called from any thread on a shared device. A program
+ * build (on the first encode that needs it) does not hold up other threads' calls on the device;
+ * threads whose first encodes need the same program at once may each compile it, and the device
+ * keeps one, which they all use. */
 #ifndef MPSCL_DEVICE_H
 #define MPSCL_DEVICE_H
 
@@ -35,11 +37,13 @@ MPSCL_API cl_device_id mpscl_device_cl_device_id(const mpscl_device *d);
 MPSCL_API cl_platform_id mpscl_device_cl_platform_id(const mpscl_device *d);
 /* 1 when the kernels can use type t on this device: float32, float16 and bfloat16 (storage
  * formats with fp32 arithmetic, core OpenCL 1.2) everywhere; float64 (fp64 arithmetic) where the
- * device has cl_khr_fp64 or cl_amd_fp64 and MPSCL_DISABLE_FP64=1 was not set when the device
- * object was created (a switch for testing the refusal). 0 for NULL or an unknown type. */
+ * device reports cl_khr_fp64 (cl_amd_fp64 alone is not enough: the kernels use the Khronos
+ * extension) and MPSCL_DISABLE_FP64=1 was not set when the device object was created (a switch
+ * for testing the refusal). 0 for NULL or an unknown type. */
 MPSCL_API int mpscl_device_supports_data_type(const mpscl_device *d, mpscl_data_type t);
-/* How many OpenCL programs this device object has compiled from source so far (a diagnostic: each
- * (kernel family, build options) pair is obtained at most once per device object). */
+/* How many OpenCL programs this device object has compiled from source and kept so far (a
+ * diagnostic: the device keeps one program per (kernel family, build options) pair; a copy that
+ * another thread compiled at the same moment is dropped and not counted). */
 MPSCL_API size_t mpscl_device_programs_built(const mpscl_device *d);
 /* How many programs this device object has loaded from the persistent program cache instead of
  * compiling them (a diagnostic; see README, "Program cache"). built + loaded is the number of
