@@ -224,7 +224,8 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint groups = 3 * tiles * chunks, ticket = group_ticket(sync, groups, launch, &word);
+    uint groups = 3 * tiles * chunks;
+    uint ticket = group_ticket(sync, groups, spin_limit, launch, &word);
     uint within, pass = div_rem(ticket < groups ? ticket : 0, tiles * chunks, &within), tile;
     uint chunk = div_rem(within, tiles, &tile), col_tile, b = div_rem(tile, col_tiles, &col_tile);
     uint j = col_tile * tw + pj, done;

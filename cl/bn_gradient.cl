@@ -243,7 +243,8 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;
-    uint groups = 2 * tiles * chunks, ticket = group_ticket(sync, groups, launch, &word);
+    uint groups = 2 * tiles * chunks;
+    uint ticket = group_ticket(sync, groups, spin_limit, launch, &word);
     bool live = ticket < groups;
     uint within, block = div_rem(live ? ticket : 0, slab * chunks, &within), in_slab;
     uint chunk = div_rem(within, slab, &in_slab), tile, col_tile, b, j, done;

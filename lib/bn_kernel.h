@@ -166,8 +166,7 @@ void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);
 /* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
- * the two-launch grid, or the one launch's when p->fused, followed by a read of its gave-up word
- * that cb checks at wait. */
+ * the two-launch grid, or the one launch's when p->fused, whose gave-up word cb checks at wait. */
 mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
                                const mpscl__bn_plan *p, cl_event *wait);
 /* Retains k and every given operand into cb until it completes. */

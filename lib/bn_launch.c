@@ -691,10 +691,26 @@ mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
  * seconds on a GPU, less on a CPU). */
 enum { DEFAULT_SPIN_LIMIT = 1u << 24 };
 
+static cl_uint
+spin_limit(const mpscl__bn_kernel *k)
+{
+    return k->tune.spin != 0 ? (cl_uint)(k->tune.spin - 1) : DEFAULT_SPIN_LIMIT;
+}
+
+/* The least time a give-up takes: every one spins through the limit first (common.clh), and no
+ * device looks at a global counter with an atomic in less than half a nanosecond. A launch that
+ * ended sooner after its encode cannot have given up, so the wait reads nothing back: the
+ * default limit makes that 8 ms, far beyond the launches the planner makes one. */
+static double
+give_up_seconds(const mpscl__bn_kernel *k)
+{
+    return (double)spin_limit(k) * 0.5e-9;
+}
+
 void
 mpscl__bn_arg_give_up(mpscl__bn_args *a)
 {
-    cl_uint limit = a->k->tune.spin != 0 ? (cl_uint)(a->k->tune.spin - 1) : DEFAULT_SPIN_LIMIT;
+    cl_uint limit = spin_limit(a->k);
 
     /* Never 0, which the gave-up word holds until a group gives up. */
     if (++a->k->launch == 0)
@@ -736,7 +752,11 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
         global[0] = p->lx * one_launch_passes(k) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
-        if ((s = mpscl__command_buffer_reserve_check(cb)) != MPSCL_SUCCESS)
+        if ((s = mpscl__command_buffer_check_word(
+                 cb, k->sync, SYNC_GAVE_UP_WORD * sizeof(cl_uint), k->launch, give_up_seconds(k),
+                 &k->counters_suspect,
+                 k->is_gradient ? "the one-launch gradient" : "the one-launch forward")) !=
+            MPSCL_SUCCESS)
             return s;
     } else if (p->rows) {
         global[0] = p->col_tiles;
@@ -753,10 +773,6 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
     if (err != CL_SUCCESS)
         return mpscl__fail_cl(err, "clEnqueueNDRangeKernel");
     mpscl__command_buffer_track(cb, ev);
-    if (p->fused)
-        return mpscl__command_buffer_check_word(
-            cb, k->sync, SYNC_GAVE_UP_WORD * sizeof(cl_uint), k->launch, &k->counters_suspect,
-            k->is_gradient ? "the one-launch gradient" : "the one-launch forward");
     return MPSCL_SUCCESS;
 }
 

@@ -1,7 +1,9 @@
 /* mpscl_command_buffer: an in-order queue plus the objects its work uses, held until it completes. */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include "config.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -10,12 +12,15 @@ typedef struct held_object {
     void (*release)(void *);
 } held_object;
 
-/* A device word read back after a command, non-zero when the command could not do its work
- * (a one-launch kernel whose groups gave up waiting for each other). */
+/* A device word that tells whether a command could do its work (a one-launch kernel whose
+ * groups gave up waiting for each other), read at wait only when the work took long enough for
+ * a failure to be possible. */
 typedef struct word_check {
     struct word_check *next;
-    cl_uint word;               /* the read's destination: stays put until the buffer is freed */
+    cl_mem buffer;              /* retained */
+    size_t offset;
     cl_uint failed_value;       /* what the word holds when the command failed */
+    double enqueued_at, min_seconds;
     atomic_int *on_failure;     /* set to 1 when it did */
     const char *what;
 } word_check;
@@ -33,9 +38,7 @@ struct mpscl_command_buffer {
     held_object *held;
     size_t nheld, capheld;
     cl_event first, last;       /* first and last kernel enqueued: GPU start and end times */
-    cl_event read;              /* the last check's read */
-    int read_is_last;           /* enqueued after the last kernel */
-    word_check *checks, *spare; /* words read back, checked at wait; one made ahead */
+    word_check *checks;         /* newest first */
     const char *failed;         /* the check that failed, once waited on */
     int queue_shared;           /* the caller has the queue (theirs, or asked for it) and may have
                                  * enqueued work of its own: commit ends with a marker */
@@ -54,49 +57,55 @@ free_checks(mpscl_command_buffer *cb)
 {
     while (cb->checks != NULL) {
         word_check *next = cb->checks->next;
+        mpscl__check_cl(clReleaseMemObject(cb->checks->buffer), "clReleaseMemObject");
         free(cb->checks);
         cb->checks = next;
     }
-    free(cb->spare);
-    cb->spare = NULL;
 }
 
-/* The first check whose word came back as its failed value, or NULL. Only after the reads
- * completed. */
+static double
+seconds_now(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* After the work finished: the first check whose command failed (NULL if none), its owner told;
+ * a word that cannot be read fails the wait as an OpenCL error (*err). A check whose work ended
+ * sooner than any failure could take needs no read: the fast path costs nothing. */
 static const char *
-failed_check(const mpscl_command_buffer *cb)
+run_checks(mpscl_command_buffer *cb, cl_int *err)
 {
     const char *failed = NULL;
+    double now = seconds_now();
+    cl_command_queue q = NULL;
 
-    for (const word_check *c = cb->checks; c != NULL; c = c->next)
-        if (c->word == c->failed_value)
+    for (word_check *c = cb->checks; c != NULL && *err == CL_SUCCESS; c = c->next) {
+        cl_uint word = 0;
+        if (now - c->enqueued_at < c->min_seconds)
+            continue;
+        if (q == NULL && mpscl__device_transfer_queue(cb->device, &q) != MPSCL_SUCCESS) {
+            *err = mpscl_last_cl_error() != CL_SUCCESS ? mpscl_last_cl_error() : CL_OUT_OF_HOST_MEMORY;
+            break;
+        }
+        *err = clEnqueueReadBuffer(q, c->buffer, CL_TRUE, c->offset, sizeof word, &word, 0, NULL,
+                                   NULL);
+        if (*err == CL_SUCCESS && word == c->failed_value) {
+            atomic_store(c->on_failure, 1);
             failed = c->what;   /* the list runs newest first: keep the earliest */
+        }
+    }
     return failed;
 }
 
-/* Tells the owners of the failed checks (once: the buffer's work is waited on once). */
+/* Work that failed may have stopped a command midway: its owners start afresh. */
 static void
-report_failed_checks(const mpscl_command_buffer *cb)
+suspect_checks(const mpscl_command_buffer *cb)
 {
     for (const word_check *c = cb->checks; c != NULL; c = c->next)
-        if (c->word == c->failed_value)
-            atomic_store(c->on_failure, 1);
-}
-
-static void
-set_read(mpscl_command_buffer *cb, cl_event ev)
-{
-    if (cb->read != NULL)
-        mpscl__check_cl(clReleaseEvent(cb->read), "clReleaseEvent");
-    cb->read = ev;
-    cb->read_is_last = ev != NULL;
-}
-
-/* The library's last command: a check's read, or the last kernel. */
-static cl_event
-tail_event(const mpscl_command_buffer *cb)
-{
-    return cb->read_is_last ? cb->read : cb->last != NULL ? cb->last : cb->first;
+        atomic_store(c->on_failure, 1);
 }
 
 static mpscl_status
@@ -200,15 +209,14 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_commit: already committed");
-    /* The queue is in order, so the library's last command completes after all the others: its
-     * event is the buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without
-     * kernels, and one whose queue may hold the caller's own commands, which are part of its
-     * work. */
+    /* The queue is in order, so the last kernel completes after all the others: its event is the
+     * buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without kernels, and one
+     * whose queue may hold the caller's own commands, which are part of its work. */
     marker = cb->first == NULL || cb->queue_shared;
     if (marker) {
         err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
     } else {
-        cb->done = tail_event(cb);
+        cb->done = cb->last != NULL ? cb->last : cb->first;
         err = clRetainEvent(cb->done);
     }
     if (err != CL_SUCCESS) {
@@ -249,9 +257,11 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
             if (err == CL_SUCCESS && exec < 0)
                 err = exec;
         }
+        if (err == CL_SUCCESS)
+            cb->failed = run_checks(cb, &err);
+        else
+            suspect_checks(cb);
         cb->result_cl = err;
-        if (err == CL_SUCCESS && (cb->failed = failed_check(cb)) != NULL)
-            report_failed_checks(cb);
         cb->state = err == CL_SUCCESS && cb->failed == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED
                                                             : MPSCL_COMMAND_BUFFER_ERROR;
         mpscl__check_cl(clReleaseEvent(cb->done), "clReleaseEvent");
@@ -283,9 +293,7 @@ mpscl_command_buffer_status(const mpscl_command_buffer *cb)
     if (clGetEventInfo(cb->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof exec, &exec, NULL) !=
         CL_SUCCESS || exec < 0)
         return MPSCL_COMMAND_BUFFER_ERROR;
-    if (exec != CL_COMPLETE)
-        return MPSCL_COMMAND_BUFFER_COMMITTED;
-    return failed_check(cb) == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_ERROR;
+    return exec == CL_COMPLETE ? MPSCL_COMMAND_BUFFER_COMPLETED : MPSCL_COMMAND_BUFFER_COMMITTED;
 }
 
 /* Profiling time of an event in seconds, or 0 when the queue does not profile. */
@@ -318,7 +326,6 @@ mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb)
 void
 mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
 {
-    cb->read_is_last = 0;
     if (cb->first == NULL) {
         cb->first = ev;
         return;
@@ -329,31 +336,28 @@ mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev)
 }
 
 mpscl_status
-mpscl__command_buffer_reserve_check(mpscl_command_buffer *cb)
-{
-    if (cb->spare == NULL && (cb->spare = calloc(1, sizeof *cb->spare)) == NULL)
-        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
-    return MPSCL_SUCCESS;
-}
-
-mpscl_status
 mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer, size_t offset,
-                                 cl_uint failed_value, atomic_int *on_failure, const char *what)
+                                 cl_uint failed_value, double min_seconds, atomic_int *on_failure,
+                                 const char *what)
 {
-    word_check *c = cb->spare;
-    cl_event ev = NULL;
-    cl_int err = clEnqueueReadBuffer(cb->queue, buffer, CL_FALSE, offset, sizeof c->word, &c->word,
-                                     0, NULL, &ev);
+    word_check *c = malloc(sizeof *c);
+    cl_int err;
 
-    if (err != CL_SUCCESS)
-        return mpscl__fail_cl(err, "clEnqueueReadBuffer(gave-up word)");
-    cb->spare = NULL;
+    if (c == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
+    if ((err = clRetainMemObject(buffer)) != CL_SUCCESS) {
+        free(c);
+        return mpscl__fail_cl(err, "clRetainMemObject");
+    }
+    c->buffer = buffer;
+    c->offset = offset;
     c->failed_value = failed_value;
+    c->enqueued_at = seconds_now();
+    c->min_seconds = min_seconds;
     c->on_failure = on_failure;
     c->what = what;
     c->next = cb->checks;
     cb->checks = c;
-    set_read(cb, ev);
     return MPSCL_SUCCESS;
 }
 
@@ -400,7 +404,6 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
         mpscl__check_cl(clReleaseEvent(cb->first), "clReleaseEvent");
     if (cb->last != NULL)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
-    set_read(cb, NULL);
     release_held(cb);
     free(cb->held);
     free_checks(cb);

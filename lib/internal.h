@@ -147,15 +147,16 @@ mpscl_status mpscl__command_buffer_check_encode(const mpscl_command_buffer *cb,
 mpscl_status mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count);
 /* Takes over the event of a kernel enqueued into cb, for the GPU start and end times. */
 void mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev);
-/* Makes room for one mpscl__command_buffer_check_word, so that it cannot fail for memory after
- * the command it checks was enqueued. */
-mpscl_status mpscl__command_buffer_reserve_check(mpscl_command_buffer *cb);
-/* Reads the cl_uint at `offset` of buffer after the commands enqueued so far (a reservation
- * made first); when it comes back as failed_value, wait reports the buffer failed, naming
- * `what`, and sets *on_failure (which must outlive the buffer's work) to 1. */
+/* Registers, before the command it checks is enqueued, the cl_uint at `offset` of buffer
+ * (retained) that the command sets to failed_value when it could not do its work, which takes it
+ * at least min_seconds. At wait, once the work finished, the word is read if that much time has
+ * passed since this call (else the command cannot have failed); when it holds failed_value, wait
+ * reports the buffer failed, naming `what`, and sets *on_failure (which must outlive the
+ * buffer's work) to 1. Work that fails sets every *on_failure of the buffer. */
 mpscl_status mpscl__command_buffer_check_word(mpscl_command_buffer *cb, cl_mem buffer,
                                               size_t offset, cl_uint failed_value,
-                                              atomic_int *on_failure, const char *what);
+                                              double min_seconds, atomic_int *on_failure,
+                                              const char *what);
 /* The buffer's queue, for the library's own commands (the public getter marks it shared). */
 cl_command_queue mpscl__command_buffer_queue(const mpscl_command_buffer *cb);
 /* Keeps obj alive until cb completes: takes over one reference (release called at completion). */
