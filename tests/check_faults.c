@@ -341,8 +341,14 @@ START_TEST(test_fail_each_call)
             ASSERT_OK(scene_run(&s));
         }
         scene_read(&s, &got);
-        ck_assert_msg(memcmp(&got, &clean, sizeof got) == 0,
-                      "call %ld (%s): outputs differ from the clean run's", k, failed);
+        /* A failed query of the device's type makes it "not a GPU" for the device's lifetime,
+         * so the planner may pick another layout (another order of summation): right, but not
+         * the same bits. Every other failure leaves the plan alone. */
+        if (strcmp(failed, "clGetDeviceInfo(CL_DEVICE_TYPE)") == 0)
+            check_reference(&got);
+        else
+            ck_assert_msg(memcmp(&got, &clean, sizeof got) == 0,
+                          "call %ld (%s): outputs differ from the clean run's", k, failed);
         scene_free(&s);
         ck_assert_msg(cl_fault_live() == 0, "call %ld (%s) failed: %ld OpenCL objects leaked", k,
                       failed, cl_fault_live());
