@@ -37,17 +37,19 @@ read_tune(mpscl__bn_tune *t)
             else if (strcmp(key, "chunks") == 0 && v > 0)
                 t->chunks = v;
             else if (strcmp(key, "fused") == 0 && v <= 1)
-                t->fused = v + 1;
+                t->fused = v ? MPSCL__ON : MPSCL__OFF;
             else if (strcmp(key, "slab") == 0 && v > 0)
                 t->slab = v;
             else if (strcmp(key, "lag") == 0 && v > 0)
                 t->lag = v;
             else if (strcmp(key, "rows") == 0 && v <= 1)
-                t->rows = v + 1;
+                t->rows = v ? MPSCL__ON : MPSCL__OFF;
             else if (strcmp(key, "tile") == 0 && v <= 1)
-                t->tile = v + 1;
-            else if (strcmp(key, "spin") == 0 && v < UINT32_MAX)
-                t->spin = v + 1;
+                t->tile = v ? MPSCL__ON : MPSCL__OFF;
+            else if (strcmp(key, "spin") == 0 && v <= UINT32_MAX) {
+                t->spin_set = 1;
+                t->spin = (cl_uint)v;
+            }
             s += used;
         }
         s = strchr(s, ',');
@@ -70,6 +72,9 @@ mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient, con
     k->neuron = MPSCL_NEURON_NONE;
     k->batch_size = SIZE_MAX;
     read_tune(&k->tune);
+    k->caps = (mpscl__device_caps){d->vendor_id, d->type, d->name, d->compute_units,
+                                   d->max_work_group_size, d->local_mem_size, d->cache_bytes};
+    k->tuning = mpscl__bn_tuning_of(&k->caps);
     return MPSCL_SUCCESS;
 }
 

@@ -3,6 +3,7 @@
 #ifndef MPSCL_BN_KERNEL_H
 #define MPSCL_BN_KERNEL_H
 
+#include "bn_plan.h"
 #include "internal.h"
 
 /* origins[] slots: the forward uses SOURCE and RESULT; the gradient PRIMARY (= SOURCE, the
@@ -20,16 +21,6 @@ typedef struct mpscl__bn_arg_value {
     unsigned char value[8];
 } mpscl__bn_arg_value;
 
-/* Launch parameters forced through MPSCL_TUNE (0: chosen by the planner). fused: 1 two launches,
- * 2 the one-launch gradient (bn_gradient.cl) on any device; rows: 1 never, 2 always the row
- * streaming (CPU) layout; tile: 1 never, 2 always (where N allows) one group per
- * column tile (the gradient, the forward with statistics). */
-typedef struct mpscl__bn_tune {
-    size_t vw, wg, lx, chunks, fused, slab, lag, rows, tile;
-    size_t spin;                /* v + 1: a one-launch group gives up after v looks */
-    int print_plan;             /* MPSCL_DEBUG set: each encode's plan goes to stderr */
-} mpscl__bn_tune;
-
 typedef struct mpscl__bn_kernel {
     atomic_size_t refs;
     mpscl_device *device;
@@ -44,6 +35,8 @@ typedef struct mpscl__bn_kernel {
     char *label;
     int compute_statistics;
     mpscl__bn_tune tune;                      /* read from MPSCL_TUNE at creation */
+    mpscl__device_caps caps;                  /* of device, for the planner */
+    const mpscl__bn_tuning *tuning;           /* the tuning table's row for it, or NULL */
     /* device state, guarded by lock: encode may run from several threads */
     pthread_mutex_t lock;
     cl_program program;                       /* the program kernels[] were created from */
@@ -71,22 +64,6 @@ typedef struct mpscl__bn_operand {
     int is_output;
     cl_ulong off, rs, ms;     /* first region element, row stride, batch stride (elements) */
 } mpscl__bn_operand;
-
-/* The work one encode does: region, batch and launch geometry. */
-typedef struct mpscl__bn_plan {
-    size_t n, c;                  /* rows and columns of the region */
-    size_t batch_first, batches;  /* matrices batch_first .. + batches - 1 */
-    size_t vw;                    /* columns per work-item: 4 when C is a multiple of 4, else 1 */
-    size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
-    size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
-    int rows;                     /* the row streaming kernels (lx: VW items per tile) */
-    int tile;                     /* one group per column tile (bn_{gradient,forward}_tile) */
-    int fused;                    /* the one-launch gradient: */
-    size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
-    size_t slab, lag;             /*   tiles per slab, slabs of pass 1 ahead of pass 2 */
-    mpscl_data_type type;         /* of the matrices */
-    mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
-} mpscl__bn_plan;
 
 mpscl_status mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient,
                                    const char *fn);
@@ -136,10 +113,6 @@ mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                                const char *const *kernel_names, size_t nkernels,
                                mpscl__bn_plan *p, cl_event *wait, const char *fn);
 
-/* Bytes of the kernels' arithmetic type: fp64 for fp64 data, fp32 otherwise. */
-size_t mpscl__bn_real_size(const mpscl__bn_plan *p);
-/* Bytes of the local reduction buffer: two values of VW reals per work-item. */
-size_t mpscl__bn_local_bytes(const mpscl__bn_plan *p);
 /* Kernel argument setting, argument by argument in order: {k, index in kernels[], 0, &err}; the
  * first failure sticks in *err. Scalars (and __local sizes: value NULL) are set only when they
  * differ from what the kernel holds; buffers always are, since a released buffer's handle may

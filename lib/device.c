@@ -424,11 +424,7 @@ mpscl_device_release(mpscl_device *d)
     if (d == NULL || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
         return;
     mpscl__device_release_programs(d);
-    for (size_t u = 0; u < 2; u++)
-        for (size_t i = 0; i < d->queues_pooled[u]; i++)
-            mpscl__check_cl(clReleaseCommandQueue(d->queue_pool[u][i]), "clReleaseCommandQueue");
-    if (d->transfer_queue != NULL)
-        mpscl__check_cl(clReleaseCommandQueue(d->transfer_queue), "clReleaseCommandQueue");
+    mpscl__device_release_queues(d);
     mpscl__check_cl(clReleaseContext(d->context), "clReleaseContext");
     if (d->retained_device)
         mpscl__check_cl(clReleaseDevice(d->device), "clReleaseDevice");

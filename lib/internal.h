@@ -41,7 +41,7 @@ typedef struct mpscl__cl_source {
 extern const mpscl__cl_source mpscl__cl_sources[];
 extern const size_t mpscl__cl_source_count;
 
-/* ---- device (device.c, program.c) ---- */
+/* ---- device (device.c, program.c, queues.c) ---- */
 
 typedef struct mpscl__program_entry mpscl__program_entry;
 
@@ -94,6 +94,8 @@ cl_program mpscl__cache_load(mpscl_device *d, const mpscl__cache_entry *e);
 /* Writes prog's binary for d to the entry's file atomically, replacing what was there. */
 void mpscl__cache_store(mpscl_device *d, const mpscl__cache_entry *e, cl_program prog);
 void mpscl__cache_close(mpscl__cache_entry *e);   /* NULL is a no-op */
+/* ---- the device's queues (queues.c) ---- */
+
 /* An idle in-order queue for a new command buffer, profiling unless untimed: a pooled one, else
  * a new one. Creating a queue costs tens of microseconds on some drivers, more than a small
  * kernel. */
@@ -102,6 +104,8 @@ mpscl_status mpscl__device_take_queue(mpscl_device *d, int untimed, cl_command_q
 void mpscl__device_return_queue(mpscl_device *d, int untimed, cl_command_queue q);
 /* The device's own in-order queue for blocking transfers. */
 mpscl_status mpscl__device_transfer_queue(mpscl_device *d, cl_command_queue *out);
+/* Releases the pooled queues and the transfer queue (the device's last release). */
+void mpscl__device_release_queues(mpscl_device *d);
 
 /* ---- layout shared by matrices and vectors (layout.c) ---- */
 

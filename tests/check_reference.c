@@ -3,7 +3,7 @@
  * trusts. A hand-worked 2×3 case pins the formulas (root around var + eps, biased variance,
  * neuron before the reductions); finite differences of the forward, with the statistics as
  * functions of x, pin the training-mode gradient for every neuron; the neuron derivatives are
- * checked the same way plus the kink conventions of mps-semantics §5. No OpenCL here.
+ * checked the same way plus the kink conventions of docs/SEMANTICS.md. No OpenCL here.
  */
 #include "ref.h"
 
@@ -48,7 +48,7 @@ rel_l2_d(size_t m, const double *got, const double *want)
     return sqrt(d) / sqrt(w);
 }
 
-/* Distance in z from the nearest point where f is not smooth: the kinks of §5, and for Power
+/* Distance in z from the nearest point where f is not smooth: the kinks, and for Power
    and Logarithm the singularity a·z + b = 0. Finite differences must stay clear of these. */
 static double
 kink_distance(const ref_neuron *nr, double z)
@@ -420,7 +420,7 @@ START_TEST(test_neuron_df_fd)
 }
 END_TEST
 
-/* Hand values of f and f', kinks included (PyTorch's side per §5), plus the overflow-prone
+/* Hand values of f and f', kinks included (PyTorch's convention), plus the overflow-prone
    tails and the exact c == -1 test of Exponential. */
 static const struct spot {
     ref_neuron nr;

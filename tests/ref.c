@@ -1,6 +1,6 @@
 /*
  * tests/ref.c: double-precision reference for matrix batch normalization (forward, gradient,
- * statistics, the neurons of mps-semantics §5) and the norm-wise error the tests compare with.
+ * statistics, the neurons of docs/SEMANTICS.md) and the norm-wise error the tests compare with.
  *
  * One core per operation reads its operands through `mat`/`vec`, which hold either a float or a
  * double pointer: the float API (what the kernels are checked against) and the double API (what
@@ -77,7 +77,7 @@ ref_neuron_f(const ref_neuron *nr, double z)
         return a * tanh(b * z);
     case 6:                                         /* ABSOLUTE */
         return fabs(z);
-    case 7:                                         /* SOFT_PLUS: a ln(1 + e^(b z)), §5's form */
+    case 7:                                         /* SOFT_PLUS: a ln(1 + e^(b z)), no overflow */
         u = b * z;
         return a * ((u > 0 ? u : 0) + log1p(exp(-fabs(u))));
     case 8:                                         /* SOFT_SIGN */

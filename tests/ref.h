@@ -1,6 +1,6 @@
 /*
  * tests/ref.h: the double-precision CPU reference for matrix batch normalization that the
- * library's tests compare the OpenCL kernels against (docs: spec/mps-semantics.md §3–§5).
+ * library's tests compare the OpenCL kernels against; docs/SEMANTICS.md states the math.
  *
  * Everything is computed in double with plain loops in a fixed order, so results depend only on
  * the inputs. Nothing here allocates, prints or touches OpenCL; every function is reentrant.
@@ -16,12 +16,13 @@
    13 EXPONENTIAL, 14 LOGARITHM, 15 GELU. */
 typedef struct ref_neuron { int type; double a, b, c; } ref_neuron;
 
-/* f(z) per the table of mps-semantics §5. An invalid type (PReLU, < 0, > 15) gives NaN, so a
-   test that reaches it fails loudly. Where the math is undefined (log of a negative, negative base
-   to a non-integer power) the result is whatever pow/log give: NaN or an infinity. */
+/* f(z) per the neuron table of docs/SEMANTICS.md. An invalid type (PReLU, < 0, > 15) gives NaN,
+   so a test that reaches it fails loudly. Where the math is undefined (log of a negative,
+   negative base to a non-integer power) the result is whatever pow/log give: NaN or an
+   infinity. */
 double ref_neuron_f(const ref_neuron *nr, double z);
 
-/* f'(z), with the PyTorch kink conventions of mps-semantics §5: ReLU and ELU at 0 → a,
+/* f'(z), with the kink conventions (PyTorch's) of docs/SEMANTICS.md: ReLU and ELU at 0 → a,
    HardSigmoid where a·z+b is 0 or 1 → 0, ReLUN at 0 → a and where the value reaches b → 0,
    Absolute at 0 → 0. Invalid type → NaN. */
 double ref_neuron_df(const ref_neuron *nr, double z);
@@ -39,9 +40,9 @@ void ref_bn_forward(size_t n, size_t c, ref_view x, const float *mean, const flo
                     const float *gamma, const float *beta, float eps, const ref_neuron *nr,
                     double *y);
 
-/* Training-mode gradient (mps-semantics §4): s_j = 1/sqrt(var_j+eps), xhat = (x-mean)s,
-   z = gamma*xhat+beta, delta = dy * f'(z), dbeta_j = sum_i delta, dgamma_j = sum_i delta*xhat,
-   dx = gamma*s*(delta - dbeta/N - xhat*dgamma/N).
+/* Training-mode gradient (docs/SEMANTICS.md, "Gradient"): s_j = 1/sqrt(var_j+eps),
+   xhat = (x-mean)s, z = gamma*xhat+beta, delta = dy * f'(z), dbeta_j = sum_i delta,
+   dgamma_j = sum_i delta*xhat, dx = gamma*s*(delta - dbeta/N - xhat*dgamma/N).
    dx is n*c packed; dgamma, dbeta length c. Any output pointer may be NULL (not computed). */
 void ref_bn_gradient(size_t n, size_t c, ref_view dy, ref_view x, const float *mean,
                      const float *var, const float *gamma, const float *beta, float eps,

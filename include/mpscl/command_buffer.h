@@ -13,9 +13,10 @@ extern "C" {
 
 typedef struct mpscl_command_buffer mpscl_command_buffer;
 
-/* api.md names both this typedef and the status function mpscl_command_buffer_status, which C
- * cannot have in one scope: the enum keeps the tag `enum mpscl_command_buffer_status`, the
- * function keeps its name, and the typedef is mpscl_command_buffer_state. */
+/* MTLCommandBufferStatus. Its natural name, mpscl_command_buffer_status, is also the natural name
+ * of the status function below, and C cannot have both in one scope: the enum keeps the tag
+ * `enum mpscl_command_buffer_status`, the function keeps its name, and the typedef is
+ * mpscl_command_buffer_state. */
 typedef enum mpscl_command_buffer_status {
     MPSCL_COMMAND_BUFFER_NOT_COMMITTED,
     MPSCL_COMMAND_BUFFER_COMMITTED,
