@@ -47,16 +47,18 @@ static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev",
                                            "bn_forward_rows_apply"};
 _Static_assert(K_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every forward kernel");
 
-/* The kernels an encode runs, in index order: the three passes (row streaming or not), apply
- * alone (given statistics), or one launch (the one-launch kernel, or one group per column
- * tile). */
-static void
-kernel_range(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t *from, size_t *to)
+/* The kernels an encode runs, in order: the three passes (row streaming or not), apply alone
+ * (given statistics), or one launch (the one-launch kernel, or one group per column tile). */
+static size_t
+plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t ks[MPSCL__BN_MAX_LAUNCHES])
 {
     size_t sum = p->rows ? K_ROWS_SUM : K_SUM, apply = p->rows ? K_ROWS_APPLY : K_APPLY;
+    size_t from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? sum : apply;
+    size_t to = p->fused ? K_FUSED : p->tile ? K_TILE : apply, count = 0;
 
-    *from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? sum : apply;
-    *to = p->fused ? K_FUSED : p->tile ? K_TILE : apply;
+    for (size_t kr = from; kr <= to; kr++)
+        ks[count++] = kr;
+    return count;
 }
 
 static cl_int
@@ -64,10 +66,10 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
 {
     cl_uint stats = (cl_uint)k->compute_statistics;
     cl_int err = CL_SUCCESS;
-    size_t from, to;
+    size_t ks[MPSCL__BN_MAX_LAUNCHES], count = plan_kernels(k, p, ks);
 
-    kernel_range(k, p, &from, &to);
-    for (size_t kr = from; kr <= to; kr++) {
+    for (size_t ki = 0; ki < count; ki++) {
+        size_t kr = ks[ki];
         mpscl__bn_args a = {k, kr, 0, &err};
         /* FORWARD_INPUT_ARGS */
         mpscl__bn_arg_operand(&a, &ops[OP_X]);
@@ -92,53 +94,19 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     return err;
 }
 
-static mpscl_status
-validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *x,
-         const mpscl_vector *const vecs[4], const mpscl_matrix *y, mpscl__bn_plan *p,
-         const char *fn)
-{
-    static const char *const vnames[4] = {"mean", "variance", "gamma", "beta"};
-    static const char *const mnames[2] = {"input", "result"};
-    mpscl_status s;
-    size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
+static const mpscl__bn_operand_spec operands[OP_COUNT] = {
+    [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE},
+    [OP_MEAN] = {"mean", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},
+    [OP_VAR] = {"variance", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},
+    [OP_GAMMA] = {"gamma", 0, 0, MPSCL__BN_IN, 0},
+    [OP_BETA] = {"beta", 0, 0, MPSCL__BN_IN, 0},
+    [OP_Y] = {"result", 1, 1, MPSCL__BN_OUT, MPSCL__ORIGIN_RESULT},
+};
 
-    if ((s = mpscl__command_buffer_check_encode(cb, k->device, fn)) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_check_matrix(k, x, fn, "input")) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_check_matrix(k, y, fn, "result")) != MPSCL_SUCCESS)
-        return s;
-    for (size_t i = 0; i < 4; i++)
-        if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
-            return s;
-    if ((s = mpscl__bn_check_types(k, (const mpscl_matrix *const[]){x, y}, mnames, 2, vecs, vnames,
-                                   4, fn)) != MPSCL_SUCCESS)
-        return s;
-    p->type = x->layout.type;
-    for (size_t i = 0; i < 6; i++)
-        p->vector_types[i] = i < 4 && vecs[i] != NULL ? vecs[i]->layout.type
-                                                      : MPSCL_DATA_TYPE_FLOAT32;
-    if ((s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SOURCE], fn, "input", &n, &c,
-                                   &batches)) != MPSCL_SUCCESS)
-        return s;
-    if (n == 0 || c == 0 || batches == 0)
-        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
-                           "%s: the region is empty (%zu rows, %zu columns, %zu matrices)", fn, n,
-                           c, batches);
-    if (n > UINT32_MAX || c > UINT32_MAX || k->batch_start + batches > UINT32_MAX)
-        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
-                           "%s: region of %zu x %zu (batch to %zu) passes 2^32 in a dimension", fn,
-                           n, c, k->batch_start + batches);
-    p->n = n;
-    p->c = c;
-    p->batch_first = k->batch_start;
-    p->batches = batches;
-    if ((s = mpscl__bn_check_result(k, y, k->origins[MPSCL__ORIGIN_RESULT], p, fn, "result")) !=
-        MPSCL_SUCCESS)
-        return s;
-    for (size_t i = 0; i < 4; i++)
-        if ((s = mpscl__bn_check_vector_covers(vecs[i], p, fn, vnames[i])) != MPSCL_SUCCESS)
-            return s;
-    return MPSCL_SUCCESS;
-}
+static const mpscl__bn_encoder encoder = {
+    "matrix_batch_normalization_encode", operands, OP_COUNT, kernel_names, K_COUNT,
+    plan_kernels, set_args,
+};
 
 mpscl_status
 mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel,
@@ -147,48 +115,14 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
                                         const mpscl_vector *gamma, const mpscl_vector *beta,
                                         mpscl_matrix *result)
 {
-    static const char fn[] = "matrix_batch_normalization_encode";
-    const mpscl_vector *vecs[4] = {mean, variance, gamma, beta};
-    mpscl__bn_operand ops[OP_COUNT];
-    mpscl__bn_plan p = {0};
-    mpscl__bn_kernel *k;
-    cl_event wait = NULL;
-    cl_int err;
-    mpscl_status s;
-    size_t from, to;
-    int stats;
+    const void *objects[OP_COUNT] = {
+        [OP_X] = input, [OP_MEAN] = mean, [OP_VAR] = variance,
+        [OP_GAMMA] = gamma, [OP_BETA] = beta, [OP_Y] = result,
+    };
 
     mpscl__clear_error();
     if (kernel == NULL)
-        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", fn);
-    k = &kernel->base;
-    stats = k->compute_statistics;
-    if ((s = validate(k, cb, input, vecs, result, &p, fn)) != MPSCL_SUCCESS)
-        return s;
-    ops[OP_X] = mpscl__bn_operand_matrix("input", input, k->origins[MPSCL__ORIGIN_SOURCE], 0);
-    ops[OP_MEAN] = mpscl__bn_operand_vector("mean", mean, stats);
-    ops[OP_VAR] = mpscl__bn_operand_vector("variance", variance, stats);
-    ops[OP_GAMMA] = mpscl__bn_operand_vector("gamma", gamma, 0);
-    ops[OP_BETA] = mpscl__bn_operand_vector("beta", beta, 0);
-    ops[OP_Y] = mpscl__bn_operand_matrix("result", result, k->origins[MPSCL__ORIGIN_RESULT], 1);
-    if ((s = mpscl__bn_check_aliasing(ops, OP_COUNT, &p, fn)) != MPSCL_SUCCESS)
-        return s;
-
-    pthread_mutex_lock(&k->lock);
-    if ((s = mpscl__bn_prepare(k, cb, kernel_names, K_COUNT, &p, &wait, fn)) != MPSCL_SUCCESS)
-        goto done;
-    if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
-        goto done;
-    if ((err = set_args(k, ops, &p)) != CL_SUCCESS) {
-        s = mpscl__fail_cl(err, "clSetKernelArg");
-        goto done;
-    }
-    kernel_range(k, &p, &from, &to);
-    for (size_t kr = from; kr <= to && s == MPSCL_SUCCESS; kr++)
-        s = mpscl__bn_enqueue(k, cb, kr, &p, &wait);
-done:
-    if (wait != NULL)
-        mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");
-    pthread_mutex_unlock(&k->lock);
-    return s;
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL",
+                           encoder.fn);
+    return mpscl__bn_encode(&kernel->base, cb, &encoder, objects);
 }

@@ -50,8 +50,10 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
 
 /* The plan's kernels in launch order, ks[0 .. count-1]: pass 1 and pass 2, or the one launch. */
 static size_t
-plan_kernels(const mpscl__bn_plan *p, size_t ks[2])
+plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
+             size_t ks[MPSCL__BN_MAX_LAUNCHES])
 {
+    (void)k;
     if (p->fused || p->tile) {
         ks[0] = p->fused ? KERNEL_FUSED : KERNEL_TILE;
         return 1;
@@ -67,7 +69,7 @@ static cl_int
 set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p)
 {
     cl_int err = CL_SUCCESS;
-    size_t ks[2], count = plan_kernels(p, ks);
+    size_t ks[MPSCL__BN_MAX_LAUNCHES], count = plan_kernels(k, p, ks);
 
     for (size_t ki = 0; ki < count; ki++) {
         size_t kr = ks[ki];
@@ -90,57 +92,22 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     return err;
 }
 
-/* Every check that can refuse the call, in the order a user would fix them. */
-static mpscl_status
-validate(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl_matrix *dy,
-         const mpscl_matrix *x, const mpscl_vector *const vecs[6], const mpscl_matrix *dx,
-         mpscl__bn_plan *p, const char *fn)
-{
-    static const char *const vnames[6] = {"mean", "variance", "gamma", "beta",
-                                          "result_gradient_for_gamma", "result_gradient_for_beta"};
-    static const char *const mnames[3] = {"gradient", "input", "result_gradient_for_data"};
-    mpscl_status s;
-    size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
+static const mpscl__bn_operand_spec operands[OP_COUNT] = {
+    [OP_DY] = {"gradient", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE},
+    [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SECONDARY},
+    [OP_MEAN] = {"mean", 0, 1, MPSCL__BN_IN, 0},
+    [OP_VAR] = {"variance", 0, 1, MPSCL__BN_IN, 0},
+    [OP_GAMMA] = {"gamma", 0, 0, MPSCL__BN_IN, 0},
+    [OP_BETA] = {"beta", 0, 0, MPSCL__BN_IN, 0},
+    [OP_DX] = {"result_gradient_for_data", 1, 1, MPSCL__BN_OUT, MPSCL__ORIGIN_RESULT},
+    [OP_DGAMMA] = {"result_gradient_for_gamma", 0, 0, MPSCL__BN_OUT, 0},
+    [OP_DBETA] = {"result_gradient_for_beta", 0, 0, MPSCL__BN_OUT, 0},
+};
 
-    if ((s = mpscl__command_buffer_check_encode(cb, k->device, fn)) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_check_matrix(k, dy, fn, "gradient")) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_check_matrix(k, x, fn, "input")) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_check_matrix(k, dx, fn, "result_gradient_for_data")) != MPSCL_SUCCESS)
-        return s;
-    for (size_t i = 0; i < 6; i++)
-        if ((s = mpscl__bn_check_vector(k, vecs[i], i < 2, fn, vnames[i])) != MPSCL_SUCCESS)
-            return s;
-    if ((s = mpscl__bn_check_types(k, (const mpscl_matrix *const[]){dy, x, dx}, mnames, 3, vecs,
-                                   vnames, 6, fn)) != MPSCL_SUCCESS)
-        return s;
-    p->type = dy->layout.type;
-    for (size_t i = 0; i < 6; i++)
-        p->vector_types[i] = vecs[i] != NULL ? vecs[i]->layout.type : MPSCL_DATA_TYPE_FLOAT32;
-    if ((s = mpscl__bn_clip_source(k, dy, k->origins[MPSCL__ORIGIN_SOURCE], fn, "gradient", &n, &c,
-                                   &batches)) != MPSCL_SUCCESS ||
-        (s = mpscl__bn_clip_source(k, x, k->origins[MPSCL__ORIGIN_SECONDARY], fn, "input", &n, &c,
-                                   &batches)) != MPSCL_SUCCESS)
-        return s;
-    if (n == 0 || c == 0 || batches == 0)
-        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
-                           "%s: the region is empty (%zu rows, %zu columns, %zu matrices)", fn, n,
-                           c, batches);
-    if (n > UINT32_MAX || c > UINT32_MAX || k->batch_start + batches > UINT32_MAX)
-        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
-                           "%s: region of %zu x %zu (batch to %zu) passes 2^32 in a dimension", fn,
-                           n, c, k->batch_start + batches);
-    p->n = n;
-    p->c = c;
-    p->batch_first = k->batch_start;
-    p->batches = batches;
-    if ((s = mpscl__bn_check_result(k, dx, k->origins[MPSCL__ORIGIN_RESULT], p, fn,
-                                    "result_gradient_for_data")) != MPSCL_SUCCESS)
-        return s;
-    for (size_t i = 0; i < 6; i++)
-        if ((s = mpscl__bn_check_vector_covers(vecs[i], p, fn, vnames[i])) != MPSCL_SUCCESS)
-            return s;
-    return MPSCL_SUCCESS;
-}
+static const mpscl__bn_encoder encoder = {
+    "matrix_batch_normalization_gradient_encode", operands, OP_COUNT, kernel_names,
+    KERNEL_COUNT, plan_kernels, set_args,
+};
 
 mpscl_status
 mpscl_matrix_batch_normalization_gradient_encode(
@@ -150,54 +117,15 @@ mpscl_matrix_batch_normalization_gradient_encode(
     mpscl_matrix *result_gradient_for_data, mpscl_vector *result_gradient_for_gamma,
     mpscl_vector *result_gradient_for_beta)
 {
-    static const char fn[] = "matrix_batch_normalization_gradient_encode";
-    const mpscl_vector *vecs[6] = {mean, variance, gamma, beta, result_gradient_for_gamma,
-                                   result_gradient_for_beta};
-    mpscl__bn_operand ops[OP_COUNT];
-    mpscl__bn_plan p = {0};
-    mpscl__bn_kernel *k;
-    size_t ks[2], count;
-    cl_event wait = NULL;
-    cl_int err;
-    mpscl_status s;
+    const void *objects[OP_COUNT] = {
+        [OP_DY] = gradient, [OP_X] = input, [OP_MEAN] = mean, [OP_VAR] = variance,
+        [OP_GAMMA] = gamma, [OP_BETA] = beta, [OP_DX] = result_gradient_for_data,
+        [OP_DGAMMA] = result_gradient_for_gamma, [OP_DBETA] = result_gradient_for_beta,
+    };
 
     mpscl__clear_error();
     if (kernel == NULL)
-        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", fn);
-    k = &kernel->base;
-    if ((s = validate(k, cb, gradient, input, vecs, result_gradient_for_data, &p, fn)) !=
-        MPSCL_SUCCESS)
-        return s;
-    ops[OP_DY] = mpscl__bn_operand_matrix("gradient", gradient, k->origins[MPSCL__ORIGIN_SOURCE], 0);
-    ops[OP_X] = mpscl__bn_operand_matrix("input", input, k->origins[MPSCL__ORIGIN_SECONDARY], 0);
-    ops[OP_MEAN] = mpscl__bn_operand_vector("mean", mean, 0);
-    ops[OP_VAR] = mpscl__bn_operand_vector("variance", variance, 0);
-    ops[OP_GAMMA] = mpscl__bn_operand_vector("gamma", gamma, 0);
-    ops[OP_BETA] = mpscl__bn_operand_vector("beta", beta, 0);
-    ops[OP_DX] = mpscl__bn_operand_matrix("result_gradient_for_data", result_gradient_for_data,
-                                          k->origins[MPSCL__ORIGIN_RESULT], 1);
-    ops[OP_DGAMMA] = mpscl__bn_operand_vector("result_gradient_for_gamma",
-                                              result_gradient_for_gamma, 1);
-    ops[OP_DBETA] = mpscl__bn_operand_vector("result_gradient_for_beta", result_gradient_for_beta, 1);
-    if ((s = mpscl__bn_check_aliasing(ops, OP_COUNT, &p, fn)) != MPSCL_SUCCESS)
-        return s;
-
-    pthread_mutex_lock(&k->lock);
-    if ((s = mpscl__bn_prepare(k, cb, kernel_names, KERNEL_COUNT, &p, &wait, fn)) !=
-        MPSCL_SUCCESS)
-        goto done;
-    if ((s = mpscl__bn_hold(k, cb, ops, OP_COUNT)) != MPSCL_SUCCESS)
-        goto done;
-    if ((err = set_args(k, ops, &p)) != CL_SUCCESS) {
-        s = mpscl__fail_cl(err, "clSetKernelArg");
-        goto done;
-    }
-    count = plan_kernels(&p, ks);
-    for (size_t i = 0; i < count && s == MPSCL_SUCCESS; i++)
-        s = mpscl__bn_enqueue(k, cb, ks[i], &p, &wait);
-done:
-    if (wait != NULL)
-        mpscl__check_cl(clReleaseEvent(wait), "clReleaseEvent");
-    pthread_mutex_unlock(&k->lock);
-    return s;
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL",
+                           encoder.fn);
+    return mpscl__bn_encode(&kernel->base, cb, &encoder, objects);
 }

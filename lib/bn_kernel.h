@@ -106,6 +106,45 @@ mpscl__bn_operand mpscl__bn_operand_vector(const char *name, const mpscl_vector 
 mpscl_status mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops,
                                       const mpscl__bn_plan *p, const char *fn);
 
+/* ---- the shared encode path (bn_encode.c) ---- */
+
+/* Whether an operand is read, written, or written only with compute_statistics (the forward's
+ * mean and variance). */
+typedef enum mpscl__bn_direction {
+    MPSCL__BN_IN,
+    MPSCL__BN_OUT,
+    MPSCL__BN_OUT_WITH_STATISTICS
+} mpscl__bn_direction;
+
+/* One operand of an encode, described once: its name in messages, matrix or vector, whether it
+ * may be NULL (vectors only), its direction and (matrices) the slot of its origin. Input
+ * matrices clip the region; output matrices must hold it. */
+typedef struct mpscl__bn_operand_spec {
+    const char *name;
+    int is_matrix, required;
+    mpscl__bn_direction direction;
+    int origin;
+} mpscl__bn_operand_spec;
+
+enum { MPSCL__BN_MAX_LAUNCHES = 3 };
+
+/* A kernel's encode: its operands in the kernels' argument order, its kernels, which of them a
+ * plan launches (in order, into ks), and how their arguments are set. */
+typedef struct mpscl__bn_encoder {
+    const char *fn;
+    const mpscl__bn_operand_spec *operands;
+    size_t count;
+    const char *const *kernel_names;
+    size_t nkernels;
+    size_t (*kernels)(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
+                      size_t ks[MPSCL__BN_MAX_LAUNCHES]);
+    cl_int (*set_args)(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p);
+} mpscl__bn_encoder;
+
+/* Validates and encodes: objects[i] is the matrix or vector of operand i (NULL: not given). */
+mpscl_status mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                              const mpscl__bn_encoder *e, const void *const *objects);
+
 /* With k->lock held: the program's kernels (created when the neuron changed), the launch plan,
  * and scratch for the plan's partial sums; *wait is an event the first kernel must wait for
  * (the previous user of the scratch on another queue) or NULL. */
