@@ -4,11 +4,157 @@
  * references, the arguments and the launches. A new kernel or phase is a new table. */
 #include "config.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #include "bn_kernel.h"
 
 enum { MAX_OPERANDS = 16 };
+
+/* ---- one operand ---- */
+
+static mpscl_status
+mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats,
+                      const char *const *mnames, size_t nm, const mpscl_vector *const *vecs,
+                      const char *const *vnames, size_t nv, const char *fn)
+{
+    mpscl_data_type t = mats[0]->layout.type;
+
+    if (t == MPSCL_DATA_TYPE_FLOAT64 && !mpscl_device_supports_data_type(k->device, t))
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: %s is float64, which %s does not support (no cl_khr_fp64)", fn,
+                           mnames[0], k->device->name);
+    for (size_t i = 1; i < nm; i++)
+        if (mats[i]->layout.type != t)
+            return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
+                               "%s: %s has data type %d, %s has %d: matrices must share one", fn,
+                               mnames[i], (int)mats[i]->layout.type, mnames[0], (int)t);
+    for (size_t i = 0; i < nv; i++)
+        if (vecs[i] != NULL && vecs[i]->layout.type != t &&
+            vecs[i]->layout.type != MPSCL_DATA_TYPE_FLOAT32)
+            return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
+                               "%s: %s has data type %d: vectors are float32 or the matrices' "
+                               "type %d", fn, vnames[i], (int)vecs[i]->layout.type, (int)t);
+    return MPSCL_SUCCESS;
+}
+
+static mpscl_status
+mpscl__bn_check_matrix(const mpscl__bn_kernel *k, const mpscl_matrix *m, const char *fn,
+                       const char *name)
+{
+    if (m == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: %s is NULL", fn, name);
+    if (m->device->context != k->device->context)
+        return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
+                           "%s: %s belongs to another OpenCL context than the kernel", fn, name);
+    return MPSCL_SUCCESS;
+}
+
+static mpscl_status
+mpscl__bn_check_vector(const mpscl__bn_kernel *k, const mpscl_vector *v, int required,
+                       const char *fn, const char *name)
+{
+    if (v == NULL)
+        return required ? mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: %s is NULL",
+                                      fn, name)
+                        : MPSCL_SUCCESS;
+    if (v->device->context != k->device->context)
+        return mpscl__fail(MPSCL_ERROR_DEVICE_MISMATCH, CL_SUCCESS,
+                           "%s: %s belongs to another OpenCL context than the kernel", fn, name);
+    return MPSCL_SUCCESS;
+}
+
+static size_t
+min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+static mpscl_status
+mpscl__bn_clip_source(const mpscl__bn_kernel *k, const mpscl_matrix *m, mpscl_origin o,
+                      const char *fn, const char *name, size_t *n, size_t *c, size_t *batches)
+{
+    const mpscl__layout *l = &m->layout;
+
+    if (o.x >= l->rows || o.y >= l->columns)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS,
+                           "%s: origin (%zu, %zu) is outside %s of %zu x %zu", fn, o.x, o.y, name,
+                           l->rows, l->columns);
+    if (k->batch_start >= l->mats)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS,
+                           "%s: batch_start %zu is past the %zu matrices of %s", fn,
+                           k->batch_start, l->mats, name);
+    *n = min_size(*n, l->rows - o.x);
+    *c = min_size(*c, l->columns - o.y);
+    *batches = min_size(*batches, l->mats - k->batch_start);
+    return MPSCL_SUCCESS;
+}
+
+static mpscl_status
+mpscl__bn_check_result(const mpscl__bn_kernel *k, const mpscl_matrix *m, mpscl_origin o,
+                       const mpscl__bn_plan *p, const char *fn, const char *name)
+{
+    const mpscl__layout *l = &m->layout;
+
+    (void)k;
+    if (o.x >= l->rows || o.y >= l->columns)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS,
+                           "%s: result origin (%zu, %zu) is outside %s of %zu x %zu", fn, o.x, o.y,
+                           name, l->rows, l->columns);
+    if (l->rows - o.x < p->n || l->columns - o.y < p->c)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu x %zu past its origin, the region is %zu x %zu", fn,
+                           name, l->rows - o.x, l->columns - o.y, p->n, p->c);
+    if (l->mats < p->batch_first + p->batches)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu matrices, the batch needs %zu", fn, name, l->mats,
+                           p->batch_first + p->batches);
+    return MPSCL_SUCCESS;
+}
+
+static mpscl_status
+mpscl__bn_check_vector_covers(const mpscl_vector *v, const mpscl__bn_plan *p, const char *fn,
+                              const char *name)
+{
+    if (v == NULL)
+        return MPSCL_SUCCESS;
+    if (v->layout.columns < p->c)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu elements, the region has %zu columns", fn, name,
+                           v->layout.columns, p->c);
+    if (v->layout.mats < p->batch_first + p->batches)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu vectors, the batch needs %zu", fn, name,
+                           v->layout.mats, p->batch_first + p->batches);
+    return MPSCL_SUCCESS;
+}
+
+static mpscl__bn_operand
+mpscl__bn_operand_matrix(const char *name, const mpscl_matrix *m, mpscl_origin o, int is_output)
+{
+    size_t es = mpscl_data_type_size(m->layout.type);
+    mpscl__bn_operand a = {name, m, NULL, is_output, 0, 0, 0};
+
+    a.rs = m->layout.row_bytes / es;
+    a.ms = m->layout.mat_bytes / es;
+    a.off = m->offset / es + o.x * a.rs + o.y;
+    return a;
+}
+
+static mpscl__bn_operand
+mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output)
+{
+    mpscl__bn_operand a = {name, NULL, v, is_output, 0, 0, 0};
+
+    if (v != NULL) {
+        size_t es = mpscl_data_type_size(v->layout.type);
+        a.off = v->offset / es;
+        a.ms = v->layout.mat_bytes / es;
+    }
+    return a;
+}
+
+/* ---- the encode ---- */
 
 static int
 is_output(const mpscl__bn_kernel *k, const mpscl__bn_operand_spec *o)
@@ -54,8 +200,8 @@ static mpscl_status
 validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
          const void *const *objects, mpscl__bn_plan *p)
 {
-    const mpscl_matrix *mats[MAX_OPERANDS];
-    const mpscl_vector *vecs[MAX_OPERANDS];
+    const mpscl_matrix *mats[MAX_OPERANDS] = {NULL};
+    const mpscl_vector *vecs[MAX_OPERANDS] = {NULL};
     const char *mnames[MAX_OPERANDS], *vnames[MAX_OPERANDS];
     size_t nm = 0, nv = 0;
     mpscl_status s;

@@ -77,30 +77,6 @@ mpscl_status mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, floa
 mpscl_status mpscl__bn_set_origin(mpscl__bn_kernel *k, int slot, mpscl_origin o);
 mpscl_status mpscl__bn_set_label(mpscl__bn_kernel *k, const char *label);
 
-/* Encode steps, in order. */
-mpscl_status mpscl__bn_check_matrix(const mpscl__bn_kernel *k, const mpscl_matrix *m,
-                                    const char *fn, const char *name);
-mpscl_status mpscl__bn_check_vector(const mpscl__bn_kernel *k, const mpscl_vector *v, int required,
-                                    const char *fn, const char *name);
-/* Data types: every matrix shares the first one's type (float64 only where the device has it);
- * each vector is float32 or that type. */
-mpscl_status mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats,
-                                   const char *const *mnames, size_t nm,
-                                   const mpscl_vector *const *vecs, const char *const *vnames,
-                                   size_t nv, const char *fn);
-/* Clips a source matrix's extent past origin o into *n, *c and *batches (starting as limits). */
-mpscl_status mpscl__bn_clip_source(const mpscl__bn_kernel *k, const mpscl_matrix *m, mpscl_origin o,
-                                   const char *fn, const char *name, size_t *n, size_t *c,
-                                   size_t *batches);
-/* Checks the result matrix holds the region and the vectors cover it; plans the launch. */
-mpscl_status mpscl__bn_check_result(const mpscl__bn_kernel *k, const mpscl_matrix *m,
-                                    mpscl_origin o, const mpscl__bn_plan *p, const char *fn,
-                                    const char *name);
-mpscl_status mpscl__bn_check_vector_covers(const mpscl_vector *v, const mpscl__bn_plan *p,
-                                           const char *fn, const char *name);
-mpscl__bn_operand mpscl__bn_operand_matrix(const char *name, const mpscl_matrix *m, mpscl_origin o,
-                                          int is_output);
-mpscl__bn_operand mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output);
 /* Refuses an output that overlaps any other operand, except a matrix output over exactly the
  * region of a matrix input (in place). */
 mpscl_status mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops,
@@ -172,6 +148,8 @@ void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
  * it gives up, and the launch's number (a new one each call), which a group that gives up
  * leaves in the counters. */
 void mpscl__bn_arg_give_up(mpscl__bn_args *a);
+/* Looks at a counter before a one-launch group gives up (MPSCL_TUNE's spin, or the default). */
+cl_uint mpscl__bn_spin_limit(const mpscl__bn_kernel *k);
 /* The row streaming kernels' tile width (their last argument). */
 void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL

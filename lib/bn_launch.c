@@ -1,5 +1,6 @@
-/* Encode-time machinery of the batch-normalization kernels: aliasing rules, launch planning,
- * programs and kernels, scratch, kernel arguments and enqueueing. */
+/* Encode-time device work of the batch-normalization kernels: programs and kernels, the workspace
+ * (scratch and counters) and its order across queues, enqueueing, and the references a command
+ * buffer holds. */
 #include "config.h"
 
 #include <stdint.h>
@@ -9,100 +10,7 @@
 
 #include "bn_kernel.h"
 
-/* ---- aliasing ---- */
-
-/* The bytes an operand touches in its buffer: `batches` blocks of `rows` runs of `width` bytes. */
-typedef struct byte_region {
-    cl_mem buffer;
-    long long start, width, rows, row_stride, batches, batch_stride;
-} byte_region;
-
-static byte_region
-region_of(const mpscl__bn_operand *a, const mpscl__bn_plan *p)
-{
-    const mpscl__layout *l = a->m != NULL ? &a->m->layout : &a->v->layout;
-    long long es = (long long)mpscl_data_type_size(l->type);
-    byte_region r;
-
-    r.buffer = a->m != NULL ? a->m->buffer : a->v->buffer;
-    r.start = ((long long)a->off + (long long)p->batch_first * (long long)a->ms) * es;
-    r.width = (long long)p->c * es;
-    r.rows = a->m != NULL ? (long long)p->n : 1;
-    r.row_stride = a->m != NULL ? (long long)a->rs * es : r.width;
-    r.batches = (long long)p->batches;
-    r.batch_stride = (long long)a->ms * es;
-    return r;
-}
-
-static long long
-floor_div(long long a, long long b)
-{
-    long long q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* 0: disjoint, 1: overlapping, 2: the very same elements in the same order. */
-static int
-regions_overlap(const byte_region *a, const byte_region *b)
-{
-    long long enda, endb;
-
-    if (a->buffer != b->buffer)
-        return 0;
-    if (a->start == b->start && a->width == b->width && a->rows == b->rows &&
-        a->row_stride == b->row_stride && (a->batches == 1 || a->batch_stride == b->batch_stride))
-        return 2;
-    enda = a->start + (a->batches - 1) * a->batch_stride + (a->rows - 1) * a->row_stride + a->width;
-    endb = b->start + (b->batches - 1) * b->batch_stride + (b->rows - 1) * b->row_stride + b->width;
-    if (enda <= b->start || endb <= a->start)
-        return 0;
-    /* Same row and batch strides (e.g. column blocks of one matrix): exact test. Row i of a and
-     * row i + m of b intersect when -width_b < d + m * row_stride < width_a. */
-    if (a->row_stride == b->row_stride && a->batch_stride == b->batch_stride) {
-        long long rs = a->row_stride;
-        for (long long db = -(a->batches - 1); db <= b->batches - 1; db++) {
-            long long d = b->start - a->start + db * a->batch_stride;
-            long long lo = floor_div(-b->width - d, rs) + 1, hi = -floor_div(d - a->width, rs) - 1;
-            if (lo < -(a->rows - 1))
-                lo = -(a->rows - 1);
-            if (hi > b->rows - 1)
-                hi = b->rows - 1;
-            if (lo <= hi)
-                return 1;
-        }
-        return 0;
-    }
-    return 1;   /* different strides: assume the worst */
-}
-
-mpscl_status
-mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops, const mpscl__bn_plan *p,
-                         const char *fn)
-{
-    for (size_t i = 0; i < nops; i++) {
-        byte_region ri;
-        if (!ops[i].is_output || (ops[i].m == NULL && ops[i].v == NULL))
-            continue;
-        ri = region_of(&ops[i], p);
-        for (size_t j = 0; j < nops; j++) {
-            byte_region rj;
-            int ov;
-            if (j == i || (ops[j].m == NULL && ops[j].v == NULL))
-                continue;
-            rj = region_of(&ops[j], p);
-            ov = regions_overlap(&ri, &rj);
-            if (ov == 2 && ops[i].m != NULL && ops[j].m != NULL && !ops[j].is_output)
-                continue;   /* in place: each element is read, then written, by one work-item */
-            if (ov != 0)
-                return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
-                                   "%s: %s overlaps %s; only a result matrix exactly over an input "
-                                   "matrix region is allowed", fn, ops[i].name, ops[j].name);
-        }
-    }
-    return MPSCL_SUCCESS;
-}
-
-/* ---- programs, kernels, scratch ---- */
+/* ---- programs, kernels, workspace ---- */
 
 static mpscl_status
 make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, size_t nkernels,
@@ -272,78 +180,15 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
 }
 
 
-/* ---- arguments and enqueueing ---- */
-
-static cl_int
-set_arg(mpscl__bn_args *a, size_t size, const void *value)
-{
-    cl_int e = clSetKernelArg(a->k->kernels[a->kernel], a->idx, size, value);
-
-    if (*a->err == CL_SUCCESS)
-        *a->err = e;
-    return e;
-}
-
-void
-mpscl__bn_arg(mpscl__bn_args *a, size_t size, const void *value)
-{
-    mpscl__bn_arg_value *held = a->idx < MPSCL__BN_MAX_ARGS ? &a->k->args[a->kernel][a->idx] : NULL;
-
-    if (held == NULL || size > sizeof held->value) {
-        set_arg(a, size, value);
-    } else if (held->size != size || held->local != (value == NULL) ||
-               (value != NULL && memcmp(held->value, value, size) != 0)) {
-        /* Only what the kernel surely holds is remembered. */
-        held->size = set_arg(a, size, value) == CL_SUCCESS ? size : 0;
-        held->local = value == NULL;
-        if (value != NULL)
-            memcpy(held->value, value, size);
-    }
-    a->idx++;
-}
-
-void
-mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer)
-{
-    set_arg(a, sizeof buffer, buffer != NULL ? (const void *)&buffer : NULL);
-    if (a->idx < MPSCL__BN_MAX_ARGS)
-        a->k->args[a->kernel][a->idx].size = 0;
-    a->idx++;
-}
-
-void
-mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p)
-{
-    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
-    cl_uint first = (cl_uint)p->batch_first;
-
-    mpscl__bn_arg(a, sizeof n, &n);
-    mpscl__bn_arg(a, sizeof c, &c);
-    mpscl__bn_arg(a, sizeof rows, &rows);
-    mpscl__bn_arg(a, sizeof first, &first);
-    mpscl__bn_arg_buffer(a, a->k->scratch);
-    mpscl__bn_arg(a, p->local_bytes, NULL);
-}
-
-void
-mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
-{
-    cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
-    cl_uint chunks = (cl_uint)p->chunks;
-
-    mpscl__bn_arg_buffer(a, a->k->sync);
-    mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
-    mpscl__bn_arg(a, sizeof tiles, &tiles);
-    mpscl__bn_arg(a, sizeof chunks, &chunks);
-}
+/* ---- enqueueing ---- */
 
 /* Looks at a counter before a one-launch group gives up: far beyond any wait on a device that
  * runs the groups as the kernels assume (microseconds), short of a hang where it does not (some
  * seconds on a GPU, less on a CPU). */
 enum { DEFAULT_SPIN_LIMIT = 1u << 24 };
 
-static cl_uint
-spin_limit(const mpscl__bn_kernel *k)
+cl_uint
+mpscl__bn_spin_limit(const mpscl__bn_kernel *k)
 {
     return k->tune.spin_set ? k->tune.spin : DEFAULT_SPIN_LIMIT;
 }
@@ -355,37 +200,7 @@ spin_limit(const mpscl__bn_kernel *k)
 static double
 give_up_seconds(const mpscl__bn_kernel *k)
 {
-    return (double)spin_limit(k) * 0.5e-9;
-}
-
-void
-mpscl__bn_arg_give_up(mpscl__bn_args *a)
-{
-    cl_uint limit = spin_limit(a->k);
-
-    /* Never 0, which the gave-up word holds until a group gives up. */
-    if (++a->k->launch == 0)
-        a->k->launch = 1;
-    mpscl__bn_arg(a, sizeof limit, &limit);
-    mpscl__bn_arg(a, sizeof a->k->launch, &a->k->launch);
-}
-
-void
-mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p)
-{
-    cl_uint tile_items = (cl_uint)p->lx;
-
-    mpscl__bn_arg(a, sizeof tile_items, &tile_items);
-}
-
-void
-mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
-{
-    mpscl__bn_arg_buffer(a, op->m != NULL ? op->m->buffer : op->v != NULL ? op->v->buffer : NULL);
-    mpscl__bn_arg(a, sizeof op->off, &op->off);
-    if (op->m != NULL)
-        mpscl__bn_arg(a, sizeof op->rs, &op->rs);
-    mpscl__bn_arg(a, sizeof op->ms, &op->ms);
+    return (double)mpscl__bn_spin_limit(k) * 0.5e-9;
 }
 
 mpscl_status
@@ -404,8 +219,8 @@ mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const
         global[1] = p->ly;
         global[2] = 1;
         if ((s = mpscl__command_buffer_check_word(
-                 cb, k->sync, MPSCL__SYNC_GAVE_UP_WORD * sizeof(cl_uint), k->launch, give_up_seconds(k),
-                 &k->counters_suspect,
+                 cb, k->sync, MPSCL__SYNC_GAVE_UP_WORD * sizeof(cl_uint), k->launch,
+                 give_up_seconds(k), &k->counters_suspect,
                  k->is_gradient ? "the one-launch gradient" : "the one-launch forward")) !=
             MPSCL_SUCCESS)
             return s;
