@@ -280,6 +280,9 @@ mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_
     mpscl__bn_plan p = {0};
     mpscl_status s;
 
+    mpscl__clear_error();
+    if (k == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", e->fn);
     if ((s = validate(k, cb, e, objects, &p)) != MPSCL_SUCCESS)
         return s;
     for (size_t i = 0; i < e->count; i++) {

@@ -120,9 +120,5 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
         [OP_GAMMA] = gamma, [OP_BETA] = beta, [OP_Y] = result,
     };
 
-    mpscl__clear_error();
-    if (kernel == NULL)
-        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL",
-                           encoder.fn);
-    return mpscl__bn_encode(&kernel->base, cb, &encoder, objects);
+    return mpscl__bn_encode(kernel != NULL ? &kernel->base : NULL, cb, &encoder, objects);
 }

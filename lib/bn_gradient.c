@@ -123,9 +123,5 @@ mpscl_matrix_batch_normalization_gradient_encode(
         [OP_DGAMMA] = result_gradient_for_gamma, [OP_DBETA] = result_gradient_for_beta,
     };
 
-    mpscl__clear_error();
-    if (kernel == NULL)
-        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL",
-                           encoder.fn);
-    return mpscl__bn_encode(&kernel->base, cb, &encoder, objects);
+    return mpscl__bn_encode(kernel != NULL ? &kernel->base : NULL, cb, &encoder, objects);
 }

@@ -117,7 +117,8 @@ typedef struct mpscl__bn_encoder {
     cl_int (*set_args)(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p);
 } mpscl__bn_encoder;
 
-/* Validates and encodes: objects[i] is the matrix or vector of operand i (NULL: not given). */
+/* Validates and encodes: objects[i] is the matrix or vector of operand i (NULL: not given); a
+ * NULL k is refused like any other bad argument. */
 mpscl_status mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                               const mpscl__bn_encoder *e, const void *const *objects);
 

@@ -3,6 +3,7 @@
  * buffer holds. */
 #include "config.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,7 @@ prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn
             mpscl__check_cl(clReleaseCommandQueue(k->workspace_queue), "clReleaseCommandQueue");
         k->workspace_queue = q;
     }
+    assert(k->scratch_bytes >= bytes && k->sync_words >= words);
     return MPSCL_SUCCESS;
 }
 

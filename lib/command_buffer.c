@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include "config.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -452,6 +453,7 @@ mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count)
 void
 mpscl__command_buffer_hold(mpscl_command_buffer *cb, void *obj, void (*release)(void *))
 {
+    assert(cb->nheld < cb->capheld);   /* reserved first, so holding cannot fail */
     cb->held[cb->nheld].obj = obj;
     cb->held[cb->nheld].release = release;
     cb->nheld++;

@@ -52,7 +52,7 @@ usage(int rc)
             "                   [--neuron NAME[:a:b:c]]\n"
             "                   [--op gradient|forward|both] [--no-statistics] [--iterations K]\n"
             "                   [--csv|--json]\n"
-            "  defaults: the shape suite of figures.md (" DEFAULT_SHAPES "),\n"
+            "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
             "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
             "  unless --no-statistics.\n");
     return rc;
