@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bn_cases.h"
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 #define D SIZE_MAX

@@ -1,11 +1,11 @@
 /* Batch-normalization test cases: a shape/layout table and runners that check the device's
- * forward and gradient against the fp64 reference (tests/ref.h). */
+ * forward and gradient against the fp64 reference (tools/ref.h). */
 #ifndef MPSCL_TEST_BN_CASES_H
 #define MPSCL_TEST_BN_CASES_H
 
 #include <stddef.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 
 enum { BN_FILL_RANDOM, BN_FILL_EXACT };
 enum { BN_GAMMA = 1, BN_BETA = 2, BN_DGAMMA = 4, BN_DBETA = 8, BN_ALL_OPTIONAL = 15 };

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bn_cases.h"
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 START_TEST(test_shapes_given_statistics)

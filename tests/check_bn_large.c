@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 enum { ROWS = 1100, W = 4 };

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bn_cases.h"
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 /* Transcendental neurons go through exp/log/pow/tanh/erfc, a few ulp each in OpenCL's full

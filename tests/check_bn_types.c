@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 /* ---- host conversions, independent of the kernels' ---- */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 #define ROWS 4

@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 enum { THREADS = 8, ENCODES = 500 };

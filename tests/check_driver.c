@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cl_fault.h"
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 /* MPSCL_DEVICE as the run started, given back after each test (CK_FORK=no shares a process). */

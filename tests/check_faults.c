@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cl_fault.h"
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 /* 70 rows: three row chunks on PoCL, so pass 2 of both kernels sums several partials. */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 #define THREADS 8

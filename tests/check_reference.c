@@ -1,11 +1,11 @@
 /*
- * tests/check_reference.c: tests of the fp64 reference (tests/ref.c) that every kernel test
+ * tests/check_reference.c: tests of the fp64 reference (tools/ref.c) that every kernel test
  * trusts. A hand-worked 2×3 case pins the formulas (root around var + eps, biased variance,
  * neuron before the reductions); finite differences of the forward, with the statistics as
  * functions of x, pin the training-mode gradient for every neuron; the neuron derivatives are
  * checked the same way plus the kink conventions of docs/SEMANTICS.md. No OpenCL here.
  */
-#include "ref.h"
+#include "tools/ref.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Numerics under stress, fp32, against the fp64 reference (tests/ref.h).
+/* Numerics under stress, fp32, against the fp64 reference (tools/ref.h).
  *
  * Tolerances. Where an output's inputs are well conditioned the bound is bn_cases.c's 1e-6
  * (norm-wise relative): sums of random-sign rounding errors over the tree reduction grow like
@@ -21,7 +21,7 @@
  *     NaN, hence all of column j of dx; an infinity in dy makes dbeta_j and dgamma_j infinite
  *     and column j of dx NaN or infinite as IEEE arithmetic of the formula gives. dbeta_j is
  *     sum dy f'(z): with a constant f' (NONE, LINEAR) the kernel never evaluates f', so a NaN in
- *     x alone leaves dbeta_j finite (tests/ref.c's f'(NaN) = NaN convention would not; that
+ *     x alone leaves dbeta_j finite (tools/ref.c's f'(NaN) = NaN convention would not; that
  *     test compares dbeta with sum dy directly). Other columns are unaffected, bit for bit.
  *   The reference computes the same formulas in double, and the tests require: finite where it
  *   is finite (within the bound), NaN where it is NaN, the same infinity where it is infinite
@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref.h"
+#include "tools/ref.h"
 #include "util.h"
 
 static const double bound = 1e-6;   /* bn_cases.c's bn_bound */

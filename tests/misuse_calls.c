@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "misuse.h"
-#include "ref.h"
+#include "tools/ref.h"
 
 int misuse_poison;
 

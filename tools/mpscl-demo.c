@@ -12,7 +12,7 @@
 
 #include <mpscl/mpscl.h>
 
-#include "tests/ref.h"
+#include "tools/ref.h"
 #include "tools/tool_util.h"
 
 #define RUNS 5

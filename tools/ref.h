@@ -1,6 +1,7 @@
 /*
- * tests/ref.h: the double-precision CPU reference for matrix batch normalization that the
- * library's tests compare the OpenCL kernels against; docs/SEMANTICS.md states the math.
+ * tools/ref.h: the double-precision CPU reference for matrix batch normalization that the
+ * library's tests compare the OpenCL kernels against, and mpscl-demo checks its run with;
+ * docs/SEMANTICS.md states the math.
  *
  * Everything is computed in double with plain loops in a fixed order, so results depend only on
  * the inputs. Nothing here allocates, prints or touches OpenCL; every function is reentrant.

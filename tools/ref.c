@@ -1,5 +1,5 @@
 /*
- * tests/ref.c: double-precision reference for matrix batch normalization (forward, gradient,
+ * tools/ref.c: double-precision reference for matrix batch normalization (forward, gradient,
  * statistics, the neurons of docs/SEMANTICS.md) and the norm-wise error the tests compare with.
  *
  * One core per operation reads its operands through `mat`/`vec`, which hold either a float or a
