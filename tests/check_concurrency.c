@@ -12,15 +12,27 @@
  * - The same outputs from fresh processes: the test runs this program again (fork + exec of
  *   /proc/self/exe with --emit), which prints the raw output bytes to a pipe. In --emit mode
  *   main() touches OpenCL directly: it is a new program image, not a Check fork.
+ * - One kernel object (the forward with compute_statistics, the gradient) encoded into several
+ *   command buffers, each on its own queue, with two shapes whose second needs more scratch,
+ *   more one-launch counters, both or neither, in every layout (two launches, one launch, one
+ *   group per column tile, row streaming) and several interleavings of encode, commit and wait:
+ *   every output bitwise equal to a sequential run of its problem on a fresh kernel object
+ *   (test_shared_kernel_buffers); the planner still gives those shapes the layout and growth
+ *   they are named for (test_growth_plans); the reported reproduction at its size
+ *   (test_shared_kernel_repro, past MPSCL_TEST_MAX_ELEMENTS skipped). `check_concurrency
+ *   --repro [N]` runs that reproduction N times outside Check and exits non-zero on a mismatch,
+ *   a failed status or a hang: for running in many processes at once.
  *
  * Run by hand under ThreadSanitizer or helgrind: see README ("Tests and checks by hand"). */
 #define _POSIX_C_SOURCE 200809L
 #include <float.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/ref.h"
@@ -417,6 +429,749 @@ emit(void)
     return 0;
 }
 
+/* ---- one kernel object, several command buffers, shapes that grow its buffers ---- */
+
+/* A kernel object keeps one scratch buffer (partial sums) and, for the one-launch kernels, one
+ * buffer of ticket counters, and reuses both from encode to encode: a later encode on another
+ * command buffer (another queue) must be ordered after every earlier user of what it reuses, or
+ * get buffers of its own. Each case encodes two shapes A and B with ONE kernel object into
+ * several command buffers in some interleaving, and every encode's outputs must be bitwise equal
+ * to a sequential run of the same problem (alone in its own buffer, committed, waited) on a
+ * fresh kernel object with the same layout. */
+
+enum {
+    CASE_REPEATS = 10,    /* fresh kernel objects per case (MPSCL_TEST_REPEATS overrides): growth
+                             happens once per object, and a race is a matter of chance (on PoCL
+                             a launch queued behind another starts as that one's last groups
+                             run: they overlap briefly, and a missing order shows in a few runs
+                             in a hundred for the small gradient, more for the forward) */
+    HANG_SECONDS = 30,    /* a buffer not complete by then has hung (these shapes take ms) */
+    MAX_BUFFERS = 4,
+    MAX_ENCODES = 4
+};
+
+/* The layouts, forced through MPSCL_TUNE (read when a kernel object is created). The tile layout
+ * needs N <= 128 x the group's rows; wg=1024 gives 64 rows at 64 columns and up (N <= 8192),
+ * where a CPU's planner would pick one row per group (N <= 128). */
+typedef struct layout {
+    const char *name;     /* as MPSCL_DEBUG's plan line names it */
+    const char *tune;
+} layout;
+
+static const layout layouts[] = {
+    {"two launches", "fused=0,rows=0,tile=0"},
+    {"one launch", "fused=1,rows=0,tile=0"},
+    {"one group per tile", "fused=0,rows=0,tile=1,wg=1024"},
+    {"row streaming", "fused=0,rows=1,tile=0"},
+};
+enum { LAYOUTS = sizeof layouts / sizeof layouts[0] };
+
+/* Shape pairs named after what B needs beyond A in the one-launch layout, the only one with
+ * counters (lib/bn_launch.c: scratch of tiles x (chunks + 2) x 2 x 64 reals, counters 2 + tiles;
+ * tiles = ceil(C / 64), chunks = max(2, ceil(N / 128)) on a CPU): 2048x64 is 1 tile x 16
+ * chunks, 4096x64 1 x 32, 1024x192 3 x 8, 2048x128 2 x 16, 1024x128 2 x 8. test_growth_plans
+ * checks these against the planner. In the other layouts the scratch is (2 chunks + 1) x C
+ * reals (3 C for one group per tile): the same pairs grow it in some kinds and not in others, so
+ * each layout sees both. A launch of A lasts a few hundred microseconds on a CPU, long enough
+ * for B's encode to start beside it; at most 256 K elements a problem, as the suite runs under
+ * ThreadSanitizer on 2 cores. */
+typedef struct growth {
+    const char *name;
+    size_t an, ac, bn, bc;
+    int scratch, counters;    /* B needs more of it than A in the one-launch layout */
+} growth;
+
+static const growth growths[] = {
+    {"scratch only", 2048, 64, 4096, 64, 1, 0},          /* 18 -> 34 scratch units, 1 -> 1 tile */
+    {"counters only", 4096, 64, 1024, 192, 0, 1},        /* 34 -> 30, 1 -> 3 */
+    {"scratch and counters", 2048, 64, 2048, 128, 1, 1}, /* 18 -> 36, 1 -> 2 */
+    {"neither", 2048, 128, 1024, 128, 0, 0},             /* 36 -> 20, 2 -> 2 */
+};
+enum { GROWTHS = sizeof growths / sizeof growths[0] };
+
+/* Scripts: "A0" / "B1" encodes problem A / B into buffer 0 / 1 (each encode with outputs of its
+ * own, so a wrong result is never overwritten by a right one), "c1" commits buffer 1, "w1"
+ * waits for it; "h1" holds buffer 1 back (a barrier on a user event, enqueued on its queue
+ * before anything else) and "go" releases every held buffer at once. In each, B's first encode
+ * is the one that may grow the buffers, on another queue than A's work before it.
+ *   Whether A still runs when B starts otherwise depends on A's length against B's encode (a
+ * CPU device starts a launch as it is enqueued); the held variants queue both at once, whatever
+ * an encode costs. */
+typedef struct interleaving {
+    const char *name, *script;
+} interleaving;
+
+static const interleaving interleavings[] = {
+    {"commit each, wait both", "A0 c0 B1 c1 w0 w1"},
+    {"encode both, commit and wait in reverse", "A0 B1 c1 c0 w1 w0"},
+    {"four buffers alternating A, B, A, B", "A0 c0 B1 c1 A2 c2 B3 c3 w0 w1 w2 w3"},
+    {"A and B in one buffer, B and A in another", "A0 B1 A1 B0 c1 c0 w0 w1"},
+    {"commit each, both held then released", "h0 h1 A0 c0 B1 c1 go w0 w1"},
+    {"four buffers alternating, held then released",
+     "h0 h1 h2 h3 A0 c0 B1 c1 A2 c2 B3 c3 go w3 w2 w1 w0"},
+    {"A and B in one buffer, B and A in another, held then released",
+     "h0 h1 A0 B1 A1 B0 c1 c0 go w1 w0"},
+};
+enum { INTERLEAVINGS = sizeof interleavings / sizeof interleavings[0] };
+
+/* The forward (with compute_statistics) or the gradient: exactly one is set. */
+typedef struct op_kernel {
+    mpscl_matrix_batch_normalization *forward;
+    mpscl_matrix_batch_normalization_gradient *gradient;
+} op_kernel;
+
+/* What one encode writes: y, mean and variance, or dx, dgamma and dbeta. */
+typedef struct outputs {
+    mpscl_matrix *m;
+    mpscl_vector *v[2];
+} outputs;
+
+typedef struct results {
+    float *m, *v[2];
+} results;
+
+static const char *const output_names[2][3] = {{"dx", "dgamma", "dbeta"},
+                                               {"y", "mean", "variance"}};
+
+/* CASE_REPEATS, or MPSCL_TEST_REPEATS where set: more to hunt a rare race, fewer where runs are
+ * slow and host threads are the point (ThreadSanitizer: every encode here is the main thread's). */
+static int
+case_repeats(void)
+{
+    const char *s = getenv("MPSCL_TEST_REPEATS");
+    int n = s != NULL ? atoi(s) : 0;
+
+    return n > 0 ? n : CASE_REPEATS;
+}
+
+/* The first failure of a case, with what the case was. */
+typedef struct report {
+    char context[256];
+    char msg[1024];
+} report;
+
+static void
+note(report *r, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    if (r->msg[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(r->msg, sizeof r->msg, "%s: %s", r->context, what);
+}
+
+static void
+note_status(report *r, const char *what, mpscl_status s)
+{
+    if (s != MPSCL_SUCCESS)
+        note(r, "%s: %s: %s", what, mpscl_status_string(s), mpscl_last_error_message());
+}
+
+/* Sets an environment variable; returns the old value (malloc'd, NULL if it was unset) for
+ * env_restore. */
+static char *
+env_swap(const char *name, const char *value)
+{
+    const char *old = getenv(name);
+    char *saved = old != NULL ? strdup(old) : NULL;
+
+    setenv(name, value, 1);
+    return saved;
+}
+
+static void
+env_restore(const char *name, char *saved)
+{
+    if (saved != NULL)
+        setenv(name, saved, 1);
+    else
+        unsetenv(name);
+    free(saved);
+}
+
+/* A kernel object in the layout, MPSCL_TUNE put back as it was afterwards: the rest of the suite
+ * (one process under CK_FORK=no) sees the environment it started with. debug: with MPSCL_DEBUG
+ * set, so each encode prints its plan. */
+static mpscl_status
+op_kernel_create(mpscl_device *d, int forward, const layout *l, int debug, op_kernel *k)
+{
+    char *tune = env_swap("MPSCL_TUNE", l->tune);
+    char *dbg = debug ? env_swap("MPSCL_DEBUG", "1") : NULL;
+    mpscl_status s;
+
+    memset(k, 0, sizeof *k);
+    if (forward) {
+        s = mpscl_matrix_batch_normalization_create(d, &k->forward);
+        if (s == MPSCL_SUCCESS)
+            s = mpscl_matrix_batch_normalization_set_compute_statistics(k->forward, 1);
+    } else {
+        s = mpscl_matrix_batch_normalization_gradient_create(d, &k->gradient);
+    }
+    if (debug)
+        env_restore("MPSCL_DEBUG", dbg);
+    env_restore("MPSCL_TUNE", tune);
+    return s;
+}
+
+static void
+op_kernel_release(op_kernel *k)
+{
+    mpscl_matrix_batch_normalization_release(k->forward);
+    mpscl_matrix_batch_normalization_gradient_release(k->gradient);
+}
+
+static mpscl_status
+op_encode(const op_kernel *k, mpscl_command_buffer *cb, const problem *p, const outputs *o)
+{
+    if (k->forward != NULL)
+        return mpscl_matrix_batch_normalization_encode(k->forward, cb, p->xm, o->v[0], o->v[1],
+                                                       p->gv, p->bv, o->m);
+    return mpscl_matrix_batch_normalization_gradient_encode(k->gradient, cb, p->dym, p->xm, p->mv,
+                                                            p->vv, p->gv, p->bv, o->m, o->v[0],
+                                                            o->v[1]);
+}
+
+/* Outputs for p filled with NaN bytes: an output an encode never wrote cannot match. */
+static int
+outputs_make(outputs *o, mpscl_device *d, const problem *p)
+{
+    float *poison = malloc(p->n * p->c * sizeof *poison);
+
+    memset(o, 0, sizeof *o);
+    if (poison == NULL)
+        return -1;
+    memset(poison, 0xff, p->n * p->c * sizeof *poison);
+    o->m = upload_matrix(d, p->n, p->c, poison);
+    o->v[0] = upload_vector(d, p->c, poison);
+    o->v[1] = upload_vector(d, p->c, poison);
+    free(poison);
+    return o->m != NULL && o->v[0] != NULL && o->v[1] != NULL ? 0 : -1;
+}
+
+static void
+outputs_free(outputs *o)
+{
+    mpscl_matrix_release(o->m);
+    mpscl_vector_release(o->v[0]);
+    mpscl_vector_release(o->v[1]);
+    memset(o, 0, sizeof *o);
+}
+
+static int
+results_make(results *r, const problem *p)
+{
+    r->m = alloc_floats(p->n * p->c);
+    r->v[0] = alloc_floats(p->c);
+    r->v[1] = alloc_floats(p->c);
+    return r->m != NULL && r->v[0] != NULL && r->v[1] != NULL ? 0 : -1;
+}
+
+static void
+results_free(results *r)
+{
+    free(r->m), free(r->v[0]), free(r->v[1]);
+    memset(r, 0, sizeof *r);
+}
+
+static mpscl_status
+outputs_read(const outputs *o, const problem *p, results *r)
+{
+    mpscl_status s = mpscl_matrix_read(o->m, r->m, p->c * sizeof(float));
+
+    if (s == MPSCL_SUCCESS)
+        s = mpscl_vector_read(o->v[0], r->v[0]);
+    if (s == MPSCL_SUCCESS)
+        s = mpscl_vector_read(o->v[1], r->v[1]);
+    return s;
+}
+
+/* Waits for cb, but no longer than HANG_SECONDS: a hung launch fails the case by name rather
+ * than the whole test by a timeout. *hung is set when it gave up (cb still runs). Polled every
+ * 0.1 ms: the suite waits thousands of times, and a millisecond each tripled its run time. */
+static mpscl_status
+wait_bounded(mpscl_command_buffer *cb, int *hung)
+{
+    struct timespec start, now, tick = {0, 100000};
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        mpscl_command_buffer_state st = mpscl_command_buffer_status(cb);
+        if (st != MPSCL_COMMAND_BUFFER_COMMITTED)
+            return mpscl_command_buffer_wait_until_completed(cb);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= HANG_SECONDS) {
+            *hung = 1;
+            return MPSCL_ERROR_OPENCL;
+        }
+        nanosleep(&tick, NULL);
+    }
+}
+
+/* The first element where got and want differ in bits, reported with both values. */
+static int
+compare(report *r, const char *what, const float *got, const float *want, size_t count)
+{
+    size_t first = count, differ = 0;
+
+    if (memcmp(got, want, count * sizeof *got) == 0)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        if (memcmp(&got[i], &want[i], sizeof *got) != 0 && differ++ == 0)
+            first = i;
+    note(r, "%s differs from the sequential run in %zu of %zu elements, first [%zu]: %.9g "
+         "instead of %.9g", what, differ, count, first, (double)got[first], (double)want[first]);
+    return 1;
+}
+
+static int
+compare_results(report *r, int forward, const char *who, const problem *p, const results *got,
+                const results *want)
+{
+    const char *const *names = output_names[forward];
+    char what[96];
+    int bad = 0;
+
+    snprintf(what, sizeof what, "%s: %s", who, names[0]);
+    bad |= compare(r, what, got->m, want->m, p->n * p->c);
+    for (int i = 0; i < 2; i++) {
+        snprintf(what, sizeof what, "%s: %s", who, names[1 + i]);
+        bad |= compare(r, what, got->v[i], want->v[i], p->c);
+    }
+    return bad;
+}
+
+/* The sequential run: p alone on a fresh kernel object of the layout, in a buffer of its own. */
+static int
+sequential_run(report *r, mpscl_device *d, int forward, const layout *l, const problem *p,
+               results *want)
+{
+    op_kernel k;
+    outputs o;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_status s;
+    int hung = 0;
+
+    if ((s = op_kernel_create(d, forward, l, 0, &k)) != MPSCL_SUCCESS) {
+        note_status(r, "sequential run: create", s);
+        return -1;
+    }
+    if (outputs_make(&o, d, p) != 0 || results_make(want, p) != 0) {
+        note(r, "sequential run: out of memory");
+        s = MPSCL_ERROR_OUT_OF_HOST_MEMORY;
+    } else if ((s = mpscl_command_buffer_create(d, &cb)) == MPSCL_SUCCESS &&
+               (s = op_encode(&k, cb, p, &o)) == MPSCL_SUCCESS &&
+               (s = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS &&
+               (s = wait_bounded(cb, &hung)) == MPSCL_SUCCESS) {
+        s = outputs_read(&o, p, want);
+    }
+    if (hung) {
+        note(r, "sequential run of %zux%zu did not complete in %d s", p->n, p->c, HANG_SECONDS);
+        return -1;   /* its objects are still in use: leaked */
+    }
+    note_status(r, "sequential run", s);
+    mpscl_command_buffer_release(cb);
+    outputs_free(&o);
+    op_kernel_release(&k);
+    return s == MPSCL_SUCCESS ? 0 : -1;
+}
+
+/* One run of a script on one kernel object. Its buffers and every encode's outputs are made
+ * before the first step: making them between steps (filling outputs of the larger shapes takes
+ * long) would let earlier work finish before the next encode, and nothing would overlap. */
+typedef struct script_run {
+    mpscl_command_buffer *cb[MAX_BUFFERS];
+    int committed[MAX_BUFFERS], waited[MAX_BUFFERS], hung;
+    cl_event gate;            /* what held buffers wait for; NULL: none held */
+    int released;
+    outputs out[MAX_ENCODES];
+    int problem_of[MAX_ENCODES], buffer_of[MAX_ENCODES];
+    size_t encodes, encoded;
+} script_run;
+
+/* Steps are two characters, one space apart. */
+static const char *
+next_step(const char *step)
+{
+    return step[2] == ' ' ? step + 3 : step + 2;
+}
+
+static mpscl_status
+script_prepare(script_run *sr, mpscl_device *d, const problem *ps, const char *script)
+{
+    mpscl_status s;
+
+    for (const char *step = script; *step != '\0'; step = next_step(step)) {
+        int b = step[1] - '0';
+        cl_int err;
+        if (strncmp(step, "go", 2) == 0)
+            continue;
+        if (b < 0 || b >= MAX_BUFFERS)
+            return MPSCL_ERROR_INVALID_ARGUMENT;
+        if (step[0] == 'h' && sr->gate == NULL &&
+            (sr->gate = clCreateUserEvent(mpscl_device_cl_context(d), &err)) == NULL)
+            return MPSCL_ERROR_OPENCL;
+        if (sr->cb[b] == NULL && (s = mpscl_command_buffer_create(d, &sr->cb[b])) != MPSCL_SUCCESS)
+            return s;
+        if (step[0] != 'A' && step[0] != 'B')
+            continue;
+        if (sr->encodes == MAX_ENCODES)
+            return MPSCL_ERROR_INVALID_ARGUMENT;
+        sr->problem_of[sr->encodes] = step[0] - 'A';
+        sr->buffer_of[sr->encodes] = b;
+        if (outputs_make(&sr->out[sr->encodes++], d, &ps[step[0] - 'A']) != 0)
+            return MPSCL_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    return MPSCL_SUCCESS;
+}
+
+/* One step of a script ("A0", "c1", "w1"). */
+static mpscl_status
+script_step(script_run *sr, const op_kernel *k, const problem *ps, const char *step)
+{
+    int b = step[1] - '0';
+    size_t e;
+
+    if (strncmp(step, "go", 2) == 0) {
+        sr->released = 1;
+        return clSetUserEventStatus(sr->gate, CL_COMPLETE) == CL_SUCCESS ? MPSCL_SUCCESS
+                                                                         : MPSCL_ERROR_OPENCL;
+    }
+    switch (step[0]) {
+    case 'h':
+        return clEnqueueBarrierWithWaitList(mpscl_command_buffer_cl_queue(sr->cb[b]), 1,
+                                            &sr->gate, NULL) == CL_SUCCESS
+                   ? MPSCL_SUCCESS : MPSCL_ERROR_OPENCL;
+    case 'A':
+    case 'B':
+        e = sr->encoded++;
+        return op_encode(k, sr->cb[b], &ps[sr->problem_of[e]], &sr->out[e]);
+    case 'c':
+        sr->committed[b] = 1;
+        return mpscl_command_buffer_commit(sr->cb[b]);
+    case 'w':
+        sr->waited[b] = 1;
+        return wait_bounded(sr->cb[b], &sr->hung);
+    default:
+        return MPSCL_ERROR_INVALID_ARGUMENT;
+    }
+}
+
+/* After a failed step: held buffers released, every buffer committed and waited, so nothing is
+ * released in use. */
+static void
+script_finish(script_run *sr)
+{
+    if (sr->gate != NULL && !sr->released) {
+        sr->released = 1;
+        clSetUserEventStatus(sr->gate, CL_COMPLETE);
+    }
+    for (int b = 0; b < MAX_BUFFERS && !sr->hung; b++) {
+        if (sr->cb[b] == NULL)
+            continue;
+        if (!sr->committed[b])
+            mpscl_command_buffer_commit(sr->cb[b]);
+        if (!sr->waited[b])
+            wait_bounded(sr->cb[b], &sr->hung);
+    }
+}
+
+static void
+script_free(script_run *sr)
+{
+    for (int b = 0; b < MAX_BUFFERS; b++)
+        mpscl_command_buffer_release(sr->cb[b]);
+    for (size_t e = 0; e < sr->encodes; e++)
+        outputs_free(&sr->out[e]);
+    if (sr->gate != NULL)
+        clReleaseEvent(sr->gate);
+}
+
+/* Each encode's outputs against the sequential run of its problem. */
+static int
+script_compare(report *r, const script_run *sr, int forward, const problem *ps,
+               const results *want)
+{
+    for (size_t e = 0; e < sr->encodes; e++) {
+        const problem *p = &ps[sr->problem_of[e]];
+        results got;
+        char who[64];
+        mpscl_status s;
+        int bad;
+
+        if (results_make(&got, p) != 0) {
+            note(r, "out of memory");
+            results_free(&got);
+            return -1;
+        }
+        snprintf(who, sizeof who, "encode %zu (%c %zux%zu into buffer %d)", e + 1,
+                 'A' + sr->problem_of[e], p->n, p->c, sr->buffer_of[e]);
+        if ((s = outputs_read(&sr->out[e], p, &got)) != MPSCL_SUCCESS) {
+            note_status(r, who, s);
+            bad = 1;
+        } else {
+            bad = compare_results(r, forward, who, p, &got, &want[sr->problem_of[e]]);
+        }
+        results_free(&got);
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* The script once on a fresh kernel object; 0 when every output matched. */
+static int
+script_run_once(report *r, mpscl_device *d, int forward, const layout *l, const char *script,
+                const problem *ps, const results *want)
+{
+    script_run sr;
+    op_kernel k;
+    mpscl_status s;
+    int failed;
+
+    memset(&sr, 0, sizeof sr);
+    if ((s = op_kernel_create(d, forward, l, 0, &k)) != MPSCL_SUCCESS) {
+        note_status(r, "create", s);
+        return -1;
+    }
+    if ((s = script_prepare(&sr, d, ps, script)) != MPSCL_SUCCESS)
+        note_status(r, "buffers and outputs", s);
+    for (const char *step = script; s == MPSCL_SUCCESS && *step != '\0';
+         step = next_step(step)) {
+        if ((s = script_step(&sr, &k, ps, step)) != MPSCL_SUCCESS) {
+            if (sr.hung)
+                note(r, "step %.2s: buffer %c did not complete in %d s (a hung launch)", step,
+                     step[1], HANG_SECONDS);
+            else
+                note(r, "step %.2s: %s: %s", step, mpscl_status_string(s),
+                     mpscl_last_error_message());
+        }
+    }
+    if (s != MPSCL_SUCCESS)
+        script_finish(&sr);
+    if (sr.hung)
+        return -1;   /* buffers still running: their objects are leaked, not released in use */
+    failed = s != MPSCL_SUCCESS || script_compare(r, &sr, forward, ps, want) != 0;
+    script_free(&sr);
+    op_kernel_release(&k);
+    return failed ? -1 : 0;
+}
+
+/* A case: problems A and B, their sequential runs, then each interleaving `repeats` times on
+ * fresh kernel objects. 0 when all matched; otherwise r says where first. */
+static int
+run_case(report *r, mpscl_device *d, int forward, const layout *l, const growth *g,
+         const interleaving *const *ils, size_t nils, int repeats)
+{
+    problem ps[2];
+    results want[2];
+    int failed = 0, made;
+
+    memset(want, 0, sizeof want);
+    made = problem_make(&ps[0], d, g->an, g->ac, 11) == 0;
+    made &= problem_make(&ps[1], d, g->bn, g->bc, 12) == 0;
+    snprintf(r->context, sizeof r->context, "%s, %s layout, growth %s (A %zux%zu, B %zux%zu)",
+             forward ? "forward" : "gradient", l->name, g->name, g->an, g->ac, g->bn, g->bc);
+    if (!made) {
+        note(r, "out of memory");
+        failed = 1;
+    }
+    for (int i = 0; i < 2 && !failed; i++)
+        failed = sequential_run(r, d, forward, l, &ps[i], &want[i]) != 0;
+    for (size_t i = 0; i < nils && !failed; i++) {
+        for (int rep = 0; rep < repeats && !failed; rep++) {
+            snprintf(r->context, sizeof r->context,
+                     "%s, %s layout, growth %s (A %zux%zu, B %zux%zu), interleaving %s "
+                     "[%s], repeat %d", forward ? "forward" : "gradient", l->name, g->name,
+                     g->an, g->ac, g->bn, g->bc, ils[i]->name, ils[i]->script, rep + 1);
+            failed = script_run_once(r, d, forward, l, ils[i]->script, ps, want) != 0;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        results_free(&want[i]);
+        problem_free(&ps[i]);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Every layout x growth kind x interleaving, the forward and the gradient: _i picks the
+ * operation, layout and growth kind (i / 16, i / 4 % 4, i % 4); each test runs every
+ * interleaving case_repeats() times. The whole product, not a subset: the shapes keep it cheap
+ * (about 0.3 s a test on PoCL here; under ThreadSanitizer, 1 s with the 2 repeats .ci/tsan-check
+ * asks for), and the layouts differ in what they reuse. A test per growth kind, so a hung launch (its test fails by name after
+ * HANG_SECONDS) hides no other kind's result. */
+START_TEST(test_shared_kernel_buffers)
+{
+    const interleaving *ils[INTERLEAVINGS];
+    report r = {"", ""};
+    int forward = _i / (LAYOUTS * GROWTHS);
+
+    for (size_t i = 0; i < INTERLEAVINGS; i++)
+        ils[i] = &interleavings[i];
+    run_case(&r, test_device, forward, &layouts[_i / GROWTHS % LAYOUTS], &growths[_i % GROWTHS],
+             ils, INTERLEAVINGS, case_repeats());
+    ck_assert_msg(r.msg[0] == '\0', "%s", r.msg);
+}
+END_TEST
+
+/* The reported reproduction at its size: one gradient object in the one-launch layout, 4096x1024
+ * committed in one buffer, then 65536x256 (more scratch, no more counters) in another. The test
+ * adds the held variant, which overlaps the two launches more often. */
+static const growth repro_growth = {"scratch only, reported sizes", 4096, 1024, 65536, 256, 1, 0};
+
+static int
+run_repro(report *r, mpscl_device *d, int held, int repeats)
+{
+    /* commit each, wait both; the same, held then released */
+    const interleaving *ils[2] = {&interleavings[0], &interleavings[4]};
+
+    return run_case(r, d, 0, &layouts[1], &repro_growth, ils, held ? 2 : 1, repeats);
+}
+
+START_TEST(test_shared_kernel_repro)
+{
+    report r = {"", ""};
+
+    if (test_skip_large("the reported reproduction", repro_growth.bn * repro_growth.bc))
+        return;
+    run_repro(&r, test_device, 1, 3);
+    ck_assert_msg(r.msg[0] == '\0', "%s", r.msg);
+}
+END_TEST
+
+/* ---- the shapes still grow what they are named for ---- */
+
+/* chunks and tiles of the plan line of the n x c encode in text (0 when absent). */
+static int
+plan_of(const char *text, size_t n, size_t c, const char *layout_name, size_t *chunks,
+        size_t *tiles)
+{
+    char shape[64];
+    const char *line, *end, *at;
+
+    snprintf(shape, sizeof shape, " %zux%zu ", n, c);
+    if ((line = strstr(text, shape)) == NULL)
+        return 0;
+    end = strchr(line, '\n');
+    at = strstr(line, layout_name);
+    if (at == NULL || (end != NULL && at > end))
+        return 0;
+    if ((at = strstr(line, " chunks of ")) == NULL)
+        return 0;
+    while (at > line && at[-1] >= '0' && at[-1] <= '9')
+        at--;
+    *chunks = strtoul(at, NULL, 10);
+    if ((at = strstr(line, "(tiles ")) == NULL)
+        return 0;
+    *tiles = strtoul(at + 7, NULL, 10);
+    return 1;
+}
+
+/* The plan lines (MPSCL_DEBUG, on stderr) of A then B encoded with the layout, into text. */
+static void
+capture_plans(int forward, const layout *l, const growth *g, char *text, size_t size)
+{
+    problem ps[2];
+    outputs o[2];
+    op_kernel k;
+    mpscl_command_buffer *cb;
+    mpscl_status s[2];
+    FILE *log = tmpfile();
+    int saved;
+    size_t got;
+
+    ck_assert_ptr_nonnull(log);
+    ck_assert_int_eq(problem_make(&ps[0], test_device, g->an, g->ac, 11), 0);
+    ck_assert_int_eq(problem_make(&ps[1], test_device, g->bn, g->bc, 12), 0);
+    ck_assert_int_eq(outputs_make(&o[0], test_device, &ps[0]), 0);
+    ck_assert_int_eq(outputs_make(&o[1], test_device, &ps[1]), 0);
+    ASSERT_OK(op_kernel_create(test_device, forward, l, 1, &k));
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    /* No assertion while stderr is redirected: without fork it would stay so. */
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(log), STDERR_FILENO), 0);
+    s[0] = op_encode(&k, cb, &ps[0], &o[0]);
+    s[1] = op_encode(&k, cb, &ps[1], &o[1]);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ASSERT_OK(s[0]);
+    ASSERT_OK(s[1]);
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    rewind(log);
+    got = fread(text, 1, size - 1, log);
+    text[got] = '\0';
+    fclose(log);
+    mpscl_command_buffer_release(cb);
+    op_kernel_release(&k);
+    for (int i = 0; i < 2; i++) {
+        outputs_free(&o[i]);
+        problem_free(&ps[i]);
+    }
+}
+
+/* Every shape gets the layout it is tested in, and in the one-launch layout each pair needs what
+ * its growth kind says beyond A (scratch of tiles x (chunks + 2), counters 2 + tiles; the
+ * formulas of lib/bn_launch.c's scratch_reals and prepare_sync). A failure here means the
+ * planner changed under test_shared_kernel_buffers: pick shapes that cover the kinds again. */
+START_TEST(test_growth_plans)
+{
+    const layout *l = &layouts[_i % LAYOUTS];
+    int forward = _i / LAYOUTS;
+
+    for (size_t gi = 0; gi < GROWTHS; gi++) {
+        const growth *g = &growths[gi];
+        char text[2048];
+        size_t ca, ta, cb, tb;
+        int more_scratch, more_counters;
+
+        capture_plans(forward, l, g, text, sizeof text);
+        ck_assert_msg(plan_of(text, g->an, g->ac, l->name, &ca, &ta) &&
+                          plan_of(text, g->bn, g->bc, l->name, &cb, &tb),
+                      "%s, %s: A %zux%zu and B %zux%zu are not both planned in this layout:\n%s",
+                      forward ? "forward" : "gradient", l->name, g->an, g->ac, g->bn, g->bc,
+                      text);
+        if (strcmp(l->name, "one launch") != 0)
+            continue;
+        more_scratch = tb * (cb + 2) > ta * (ca + 2);
+        more_counters = tb > ta;
+        ck_assert_msg(more_scratch == g->scratch && more_counters == g->counters,
+                      "%s, growth %s: A %zux%zu is %zu tiles x %zu chunks, B %zux%zu %zu x %zu",
+                      forward ? "forward" : "gradient", g->name, g->an, g->ac, ta, ca, g->bn,
+                      g->bc, tb, cb);
+    }
+}
+END_TEST
+
+/* --repro [N]: the reported reproduction N times (default 1, each on a fresh kernel object)
+ * outside Check, for running in many processes at once. Exit status 0: every output matched the
+ * sequential runs; 1: a mismatch, a failed status or a hang (printed). */
+static int
+repro(int runs)
+{
+    mpscl_device *d;
+    report r = {"", ""};
+
+    if (mpscl_device_create_default(&d) != MPSCL_SUCCESS) {
+        fprintf(stderr, "no device: %s\n", mpscl_last_error_message());
+        return 1;
+    }
+    if (run_repro(&r, d, 0, runs) != 0) {
+        fprintf(stderr, "%s\n", r.msg);
+        fflush(NULL);
+        _exit(1);   /* a hung launch may still run: no OpenCL teardown */
+    }
+    printf("%d run%s matched the sequential runs\n", runs, runs == 1 ? "" : "s");
+    mpscl_device_release(d);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -425,6 +1180,8 @@ main(int argc, char **argv)
 
     if (argc == 2 && strcmp(argv[1], "--emit") == 0)
         return emit();
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], "--repro") == 0)
+        return repro(argc == 3 && atoi(argv[2]) > 1 ? atoi(argv[2]) : 1);
     s = suite_create("concurrency");
     tc = tcase_create("core");
     tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
@@ -432,6 +1189,13 @@ main(int argc, char **argv)
     tcase_add_test(tc, test_threads_share_one_kernel);
     tcase_add_test(tc, test_bitwise_reruns);
     tcase_add_test(tc, test_across_processes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("shared kernel buffers");
+    tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_loop_test(tc, test_growth_plans, 0, 2 * LAYOUTS);
+    tcase_add_loop_test(tc, test_shared_kernel_buffers, 0, 2 * LAYOUTS * GROWTHS);
+    tcase_add_test(tc, test_shared_kernel_repro);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
