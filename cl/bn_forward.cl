@@ -291,7 +291,7 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
         pass == 2 && j < c)
         write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, r0, r1, LOAD_PARTIALS(stats2, 0),
                 LOAD_PARTIALS(stats2, pw));
-    group_finish(sync, groups, tiles, &word);
+    group_finish(sync, groups, tiles, spin_limit, launch, &word);
 }
 
 /* ---- row streaming, for CPUs ----

@@ -49,8 +49,10 @@
  * are visible to a group that saw that atomic's result through its own atomic and then fenced.
  * OpenCL 1.2 guarantees neither, so every wait is bounded (spin_limit looks at the counter): a
  * group that gives up writes the launch's number into the gave-up word, skips its work and ends;
- * a ticket past the launch's groups does the same. The library reads the word back
- * and reports an error status at wait instead of returning wrong results or hanging. Partials of the fused path are per tile,
+ * a ticket past the launch's groups, or a last group that finds a ticket count other than the
+ * launch's, does the same. Every give-up first spins through the limit, so the library reads the
+ * word back at wait only after a launch slow enough to have given up, and then reports an error
+ * status instead of returning wrong results or hanging. Partials of the fused path are per tile,
  * [tile][chunk][slot][pw] with pw = lx VW rounded up to 32 reals (128 bytes or more), so no cache
  * line holds two tiles' values (a cache that kept one could serve a stale copy), and the totals
  * follow them, [tile][slot][pw]. */
@@ -291,7 +293,7 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
         write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
-    group_finish(sync, groups, tiles, &word);
+    group_finish(sync, groups, tiles, spin_limit, launch, &word);
 }
 
 /* ---- row streaming, for CPUs ----

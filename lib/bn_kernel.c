@@ -46,7 +46,7 @@ read_tune(mpscl__bn_tune *t)
                 t->rows = v ? MPSCL__ON : MPSCL__OFF;
             else if (strcmp(key, "tile") == 0 && v <= 1)
                 t->tile = v ? MPSCL__ON : MPSCL__OFF;
-            else if (strcmp(key, "spin") == 0 && v <= UINT32_MAX) {
+            else if (strcmp(key, "spin") == 0 && v < UINT32_MAX) {
                 t->spin_set = 1;
                 t->spin = (cl_uint)v;
             }

@@ -1,5 +1,7 @@
-/* What the forward and the gradient kernel objects share: properties, their accessors, operand
- * validation, launch planning, scratch and program handling. Internal. */
+/* What the forward and the gradient kernel objects share: the object and its properties
+ * (bn_kernel.c), the shared encode (bn_encode.c), aliasing (bn_aliasing.c), programs and
+ * enqueueing (bn_launch.c), the workspace (bn_workspace.c) and kernel arguments (bn_args.c); the
+ * planner is bn_plan.h. Internal. */
 #ifndef MPSCL_BN_KERNEL_H
 #define MPSCL_BN_KERNEL_H
 
@@ -45,8 +47,9 @@ typedef struct mpscl__bn_kernel {
     mpscl__bn_arg_value args[MPSCL__BN_MAX_KERNELS][MPSCL__BN_MAX_ARGS];  /* of kernels[] */
     size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */
     /* The workspace: partial sums and the one-launch kernels' counters, reused across encodes.
-     * Both parts are replaced together when either must grow, so a launch shares a part only
-     * with launches it is ordered after (the previous user, on workspace_queue). */
+     * Both parts are replaced together when either must grow or a one launch gave up in them
+     * (counters_suspect), so a launch shares a part only with launches it is ordered after (the
+     * previous user, on workspace_queue). */
     cl_mem scratch;
     size_t scratch_bytes;
     cl_mem sync;
@@ -122,13 +125,17 @@ typedef struct mpscl__bn_encoder {
 mpscl_status mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                               const mpscl__bn_encoder *e, const void *const *objects);
 
-/* With k->lock held: the program's kernels (created when the neuron changed), the launch plan,
- * and scratch for the plan's partial sums; *wait is an event the first kernel must wait for
- * (the previous user of the scratch on another queue) or NULL. */
+/* With k->lock held: the program's kernels (created when a build option changed), the launch
+ * plan, and the workspace for it; *wait is an event the first kernel must wait for (the previous
+ * user of the workspace on another queue) or NULL. */
 mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                                const char *const *kernel_names, size_t nkernels,
                                mpscl__bn_plan *p, cl_event *wait, const char *fn);
 
+/* With k->lock held (bn_workspace.c): the workspace for the plan, usable on cb's queue once *wait
+ * (if set) completes. */
+mpscl_status mpscl__bn_prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                                         const mpscl__bn_plan *p, cl_event *wait);
 /* Kernel argument setting, argument by argument in order: {k, index in kernels[], 0, &err}; the
  * first failure sticks in *err. Scalars (and __local sizes: value NULL) are set only when they
  * differ from what the kernel holds; buffers always are, since a released buffer's handle may

@@ -198,8 +198,8 @@ plan_rows(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
 static int
 uses_tile(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, const mpscl__bn_plan *p)
 {
-    if ((!in->is_gradient && !in->compute_statistics) || in->tune->tile == MPSCL__OFF || in->tune->fused == MPSCL__ON ||
-        p->n > 128 * p->ly)
+    if ((!in->is_gradient && !in->compute_statistics) || in->tune->tile == MPSCL__OFF ||
+        in->tune->fused == MPSCL__ON || p->n > 128 * p->ly)
         return 0;
     return in->tune->tile == MPSCL__ON || (t != NULL && p->n <= t->tile_rows);
 }

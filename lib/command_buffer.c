@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -73,6 +74,16 @@ seconds_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* The word holds the largest number of a launch that failed (it only grows, and a command's
+ * number is larger than every earlier one's): the command failed when that is its own or a
+ * later one's, compared modulo 2^32. A later failure may so mark a command that did not fail,
+ * never the other way round. */
+static int
+check_failed(const word_check *c, cl_uint word)
+{
+    return word != 0 && (int32_t)(word - c->failed_value) >= 0;
+}
+
 /* After the work finished: the first check whose command failed (NULL if none), its owner told;
  * a word that cannot be read fails the wait as an OpenCL error (*err). A check whose work ended
  * sooner than any failure could take needs no read: the fast path costs nothing. */
@@ -93,7 +104,7 @@ run_checks(mpscl_command_buffer *cb, cl_int *err)
         }
         *err = clEnqueueReadBuffer(q, c->buffer, CL_TRUE, c->offset, sizeof word, &word, 0, NULL,
                                    NULL);
-        if (*err == CL_SUCCESS && word == c->failed_value) {
+        if (*err == CL_SUCCESS && check_failed(c, word)) {
             atomic_store(c->on_failure, 1);
             failed = c->what;   /* the list runs newest first: keep the earliest */
         }
@@ -260,7 +271,7 @@ mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb)
         }
         if (err == CL_SUCCESS)
             cb->failed = run_checks(cb, &err);
-        else
+        if (err != CL_SUCCESS)
             suspect_checks(cb);
         cb->result_cl = err;
         cb->state = err == CL_SUCCESS && cb->failed == NULL ? MPSCL_COMMAND_BUFFER_COMPLETED

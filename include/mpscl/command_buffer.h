@@ -48,15 +48,18 @@ MPSCL_API mpscl_status mpscl_command_buffer_create_with_queue(mpscl_device *d, c
 MPSCL_API mpscl_status mpscl_command_buffer_commit(mpscl_command_buffer *cb);
 /* Blocks until the committed work finished: MPSCL_SUCCESS, or the first error of the work
  * (MPSCL_ERROR_OPENCL; MPSCL_ERROR_UNSUPPORTED when a one-launch kernel's work-groups gave up
- * waiting for each other on a device that does not schedule them as that layout needs, which
- * happens only where MPSCL_TUNE forces the layout: its outputs are then not valid, and the same
- * kernel object works normally for the next encode). The work is what was encoded, and, on a
+ * waiting for each other, on a device that does not schedule them as that layout needs: the
+ * library picks that layout only on NVIDIA GPUs, where it was verified, or where MPSCL_TUNE forces
+ * it. Its outputs are then not valid, and the same kernel object works normally for its next
+ * encode). The work is what was encoded, and, on a
  * caller's queue or one taken with mpscl_command_buffer_cl_queue, the caller's own commands
  * enqueued there before the commit. Waiting on an uncommitted buffer is
  * MPSCL_ERROR_INVALID_STATE. Waiting again returns the same result. */
 MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_buffer *cb);
-/* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR.
- * A NULL buffer reports ERROR. */
+/* Does not block; a committed buffer whose work finished reports COMPLETED or ERROR as OpenCL
+ * reports the work's execution. A one-launch kernel that gave up (above) is found only by
+ * mpscl_command_buffer_wait_until_completed, which is the authority on the result. A NULL buffer
+ * reports ERROR. */
 MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
 /* MTLCommandBuffer's GPUStartTime / GPUEndTime: device timestamps in seconds of the start of the
  * first kernel and the end of the last kernel encoded, once the buffer COMPLETED; 0 before, on
