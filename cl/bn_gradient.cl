@@ -240,8 +240,8 @@ decode_block(uint block, uint slabs, uint lag, uint *slab, bool *pass2)
  * or that gave up waiting, does no work and writes nothing of the caller's. */
 __kernel void
 bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global uint *sync,
-                  uint col_tiles, uint tiles, uint chunks, uint slab, uint lag, uint spin_limit,
-                  uint launch)
+                  uint col_tiles, uint tiles, uint chunks, uint spin_limit, uint launch,
+                  uint slab, uint lag)
 {
     __local uint word;
     uint tw = get_local_size(0) * VW, pw = (tw + 31) / 32 * 32, pj = get_local_id(0) * VW;

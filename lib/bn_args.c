@@ -61,22 +61,12 @@ void
 mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p)
 {
     cl_uint col_tiles = (cl_uint)p->col_tiles, tiles = (cl_uint)p->tiles;
-    cl_uint chunks = (cl_uint)p->chunks;
+    cl_uint chunks = (cl_uint)p->chunks, limit = mpscl__bn_spin_limit(a->k);
 
     mpscl__bn_arg_buffer(a, a->k->sync);
     mpscl__bn_arg(a, sizeof col_tiles, &col_tiles);
     mpscl__bn_arg(a, sizeof tiles, &tiles);
     mpscl__bn_arg(a, sizeof chunks, &chunks);
-}
-
-void
-mpscl__bn_arg_give_up(mpscl__bn_args *a)
-{
-    cl_uint limit = mpscl__bn_spin_limit(a->k);
-
-    /* Never 0, which the gave-up word holds until a group gives up. */
-    if (++a->k->launch == 0)
-        a->k->launch = 1;
     mpscl__bn_arg(a, sizeof limit, &limit);
     mpscl__bn_arg(a, sizeof a->k->launch, &a->k->launch);
 }

@@ -84,10 +84,8 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
             mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
             mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
         }
-        if (kr == K_FUSED) {
+        if (kr == K_FUSED)
             mpscl__bn_arg_one_launch(&a, p);
-            mpscl__bn_arg_give_up(&a);
-        }
         if (p->rows)
             mpscl__bn_arg_tile_items(&a, p);
     }

@@ -45,7 +45,6 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
     mpscl__bn_arg_one_launch(a, p);
     mpscl__bn_arg(a, sizeof slab, &slab);
     mpscl__bn_arg(a, sizeof lag, &lag);
-    mpscl__bn_arg_give_up(a);
 }
 
 /* The plan's kernels in launch order, ks[0 .. count-1]: pass 1 and pass 2, or the one launch. */

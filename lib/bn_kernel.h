@@ -150,12 +150,10 @@ void mpscl__bn_arg(mpscl__bn_args *a, size_t size, const void *value);
 void mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer);
 /* n, c, chunk_rows, batch_first, the scratch and the local buffer, as the kernels take them. */
 void mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p);
-/* The one-launch kernels' counters, col_tiles, tiles and chunks. */
+/* The arguments both one-launch kernels take: the counters, col_tiles, tiles, chunks, how many
+ * looks a group waiting for others takes before it gives up, and the launch's number, which a
+ * group that gives up leaves in the counters. */
 void mpscl__bn_arg_one_launch(mpscl__bn_args *a, const mpscl__bn_plan *p);
-/* The one-launch kernels' last arguments: how many looks a group waiting for others takes before
- * it gives up, and the launch's number (a new one each call), which a group that gives up
- * leaves in the counters. */
-void mpscl__bn_arg_give_up(mpscl__bn_args *a);
 /* Looks at a counter before a one-launch group gives up (MPSCL_TUNE's spin, or the default). */
 cl_uint mpscl__bn_spin_limit(const mpscl__bn_kernel *k);
 /* The row streaming kernels' tile width (their last argument). */

@@ -80,6 +80,10 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     mpscl__bn_plan_launch(&in, p);
     if (k->tune.print_plan)
         mpscl__bn_plan_print(&in, p);
+    /* A new number for each one launch, never 0 (what the gave-up word holds until a group gives
+     * up). */
+    if (p->fused && ++k->launch == 0)
+        k->launch = 1;
     return mpscl__bn_prepare_workspace(k, cb, p, wait);
 }
 

@@ -65,7 +65,7 @@ replace_workspace(mpscl__bn_kernel *k, size_t bytes, size_t words)
  * completes when that work has; one queue runs in order and needs nothing). */
 mpscl_status
 mpscl__bn_prepare_workspace(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_plan *p,
-                  cl_event *wait)
+                            cl_event *wait)
 {
     cl_command_queue q = mpscl__command_buffer_queue(cb);
     size_t bytes = p->scratch_bytes, words = p->sync_words;
