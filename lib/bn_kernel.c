@@ -71,6 +71,7 @@ mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient, con
     k->feature_channels = SIZE_MAX;
     k->neuron = MPSCL_NEURON_NONE;
     k->batch_size = SIZE_MAX;
+    k->momentum = 0.1f;
     read_tune(&k->tune);
     k->caps = (mpscl__device_caps){d->vendor_id, d->type, d->name, d->compute_units,
                                    d->max_work_group_size, d->local_mem_size, d->cache_bytes};
@@ -92,6 +93,8 @@ mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl__bn_kernel *
     dst->batch_start = src->batch_start;
     dst->batch_size = src->batch_size;
     dst->compute_statistics = src->compute_statistics;
+    dst->momentum = src->momentum;
+    dst->frozen_statistics = src->frozen_statistics;
     dst->tune = src->tune;
     return mpscl__bn_set_label(dst, src->label);
 }

@@ -36,6 +36,8 @@ typedef struct mpscl__bn_kernel {
     size_t batch_start, batch_size;
     char *label;
     int compute_statistics;
+    float momentum;                           /* forward: running-statistics update weight */
+    int frozen_statistics;                    /* gradient: mean and variance are constants */
     mpscl__bn_tune tune;                      /* read from MPSCL_TUNE at creation */
     mpscl__device_caps caps;                  /* of device, for the planner */
     const mpscl__bn_tuning *tuning;           /* the tuning table's row for it, or NULL */
