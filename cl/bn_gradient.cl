@@ -3,6 +3,10 @@
  * Math per column j (s = 1/sqrt(var + eps), xhat = (x - mean) s, z = gamma xhat + beta,
  * dz = dy f'(z)):  dbeta = sum dz,  dgamma = sum dz xhat,
  *                  dx = gamma s (dz - dbeta/N - xhat dgamma/N).
+ * With -DFROZEN=1 (frozen statistics: mean and variance are constants, not functions of the
+ * rows) dx = gamma s dz. dgamma and dbeta still need both passes, so every layout below is kept
+ * as it is and only the line that combines dx changes (DX_OF): one more program per specialisation
+ * where it is used, no argument and no branch in the training-mode kernels.
  *
  * Index mapping (both passes): global dim 0 = column groups of VW adjacent columns (consecutive
  * items on consecutive columns, so a row's loads coalesce), dim 1 = row chunks x local rows
@@ -56,6 +60,18 @@
  * [tile][chunk][slot][pw] with pw = lx VW rounded up to 32 reals (128 bytes or more), so no cache
  * line holds two tiles' values (a cache that kept one could serve a stale copy), and the totals
  * follow them, [tile][slot][pw]. */
+
+#ifndef FROZEN
+#define FROZEN 0
+#endif
+
+/* dx of one element from its dz, xhat and the column's mean terms (sum / N). */
+#if FROZEN
+#define DX_OF(scale, dz, xh, mean_dz, mean_dz_xh) ((scale) * (dz))
+#else
+#define DX_OF(scale, dz, xh, mean_dz, mean_dz_xh)                                            \
+    ((scale) * ((dz) - (mean_dz) - (xh) * (mean_dz_xh)))
+#endif
 
 #define GRADIENT_INPUT_ARGS                                                                   \
     __global const data_t *dy, ulong dy_off, ulong dy_rs, ulong dy_ms,                        \
@@ -150,14 +166,17 @@ write_dx(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint j, uint b, ulong r0, ul
 {
     ulong vb = (ulong)batch_first + b;
     COLUMN_CONSTANTS(vb, j);
-    realv mean_dz = sum_dz / (real)n, mean_dz_xh = sum_dz_xh / (real)n, scale = g * is;
+    realv scale = g * is;
+#if !FROZEN
+    realv mean_dz = sum_dz / (real)n, mean_dz_xh = sum_dz_xh / (real)n;
+#endif
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
     __global const data_t *xb = x + x_off + vb * x_ms + j;
     __global data_t *dxb = dx + dx_off + vb * dx_ms + j;
 
     for (ulong i = r0 + get_local_id(1); i < r1; i += get_local_size(1)) {
         ROW_TERMS(i, xh, dz);
-        STOREV(dxb, i * dx_rs, scale * (dz - mean_dz - xh * mean_dz_xh));
+        STOREV(dxb, i * dx_rs, DX_OF(scale, dz, xh, mean_dz, mean_dz_xh));
     }
 }
 
@@ -391,8 +410,10 @@ bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_item
         if (chunk == 0)
             write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j0 + q * VW, b, mdz[q],
                                       mdzxh[q]);
+#if !FROZEN
         mdz[q] /= (real)n;
         mdzxh[q] /= (real)n;
+#endif
         scale[q] = lg[q] * lis[q];
     }
     chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
@@ -402,7 +423,7 @@ bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_item
         for (uint q = 0; q < count; q++) {
             realv xh = (LOADV(xr, q * VW) - lmu[q]) * lis[q];
             realv dz = LOADV(dyr, q * VW) * MAPV(neuron_df, lg[q] * xh + lbt[q], na, nb, nc);
-            STOREV(dxr, q * VW, scale[q] * (dz - mdz[q] - xh * mdzxh[q]));
+            STOREV(dxr, q * VW, DX_OF(scale[q], dz, xh, mdz[q], mdzxh[q]));
         }
     }
 }

@@ -26,6 +26,22 @@ mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
                                                           "matrix_batch_normalization_gradient_create");
 }
 
+int
+mpscl_matrix_batch_normalization_gradient_frozen_statistics(
+    const mpscl_matrix_batch_normalization_gradient *k)
+{
+    return k ? k->base.frozen_statistics : 0;
+}
+
+mpscl_status
+mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(
+    mpscl_matrix_batch_normalization_gradient *k, int frozen)
+{
+    MPSCL__BN_NULL_CHECK(k, "matrix_batch_normalization_gradient_set_frozen_statistics");
+    k->base.frozen_statistics = frozen != 0;
+    return MPSCL_SUCCESS;
+}
+
 /* Operand order in ops[] and in the kernels' argument lists. */
 enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBETA, OP_COUNT };
 

@@ -64,6 +64,9 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
              "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d -DVW=%d",
              (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
              (int)v[5], (int)mpscl__bn_plan_vector_width(&in, p->c));
+    /* Only where set, so the training-mode programs (and their cached binaries) keep their key. */
+    if (k->frozen_statistics)
+        strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);
     /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
      * the device's program table (a lock and a search) is not consulted. */
     if (k->program == NULL || strcmp(options, k->program_options) != 0) {

@@ -29,12 +29,14 @@ extern const size_t bn_case_count;
 /* Relative L2 bound for fp32 results: see bn_cases.c for the derivation. */
 double bn_bound(size_t n);
 
-/* How to run a case: the fused neuron (NULL: none), the error bound (0: bn_bound), and how
- * many times to run it (each run must give bitwise the same outputs). */
+/* How to run a case: the fused neuron (NULL: none), the error bound (0: bn_bound), how many
+ * times to run it (each run must give bitwise the same outputs), and (gradient) whether with
+ * frozen statistics. */
 typedef struct bn_run {
     const ref_neuron *neuron;
     double bound;
     int reruns;
+    int frozen;
 } bn_run;
 
 /* Runs the case, checks every output against the reference and the bound, every byte outside

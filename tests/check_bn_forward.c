@@ -11,13 +11,13 @@
 
 START_TEST(test_shapes_given_statistics)
 {
-    bn_check_forward(&bn_cases[_i], 0, &(bn_run){NULL, 0, 1});
+    bn_check_forward(&bn_cases[_i], 0, &(bn_run){NULL, 0, 1, 0});
 }
 END_TEST
 
 START_TEST(test_shapes_computed_statistics)
 {
-    bn_check_forward(&bn_cases[_i], 1, &(bn_run){NULL, 0, 1});
+    bn_check_forward(&bn_cases[_i], 1, &(bn_run){NULL, 0, 1, 0});
 }
 END_TEST
 
@@ -26,7 +26,7 @@ START_TEST(test_bitwise_reruns)
     static const char *const names[] = {"C=1000", "batch 4, origins", "N=100000 C=3"};
     for (size_t i = 0; i < bn_case_count; i++)
         if (strcmp(bn_cases[i].name, names[_i]) == 0) {
-            bn_check_forward(&bn_cases[i], 1, &(bn_run){NULL, 0, 10});
+            bn_check_forward(&bn_cases[i], 1, &(bn_run){NULL, 0, 10, 0});
             return;
         }
     ck_abort_msg("no case named %s", names[_i]);

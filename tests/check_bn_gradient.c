@@ -1,5 +1,8 @@
 /* MPSMatrixBatchNormalizationGradient in fp32: every shape and layout of bn_cases against the
- * fp64 reference, bitwise reruns, in-place use, and every way an encode can be refused. */
+ * fp64 reference, in training mode and with frozen statistics, bitwise reruns, in-place use, and
+ * every way an encode can be refused. */
+#include "config.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,21 +15,32 @@
 
 START_TEST(test_shapes)
 {
-    bn_check_gradient(&bn_cases[_i], &(bn_run){NULL, 0, 1});
+    bn_check_gradient(&bn_cases[_i], &(bn_run){NULL, 0, 1, 0});
 }
 END_TEST
 
-/* 10 reruns over the layouts most likely to expose an order that varies. */
+START_TEST(test_frozen_shapes)
+{
+    bn_check_gradient(&bn_cases[_i], &(bn_run){NULL, 0, 1, 1});
+}
+END_TEST
+
+/* 10 reruns over the layouts most likely to expose an order that varies; _i >= 5: the same with
+ * frozen statistics. */
+static const char *const rerun_names[] = {"C=1000", "origins", "batch 3 from 1",
+                                          "exact odd 1001x33", "70000x5 padded"};
+enum { RERUN_CASES = sizeof rerun_names / sizeof rerun_names[0] };
+
 START_TEST(test_bitwise_reruns)
 {
-    static const char *const names[] = {"C=1000", "origins", "batch 3 from 1", "exact odd 1001x33",
-                                        "70000x5 padded"};
+    const char *name = rerun_names[_i % RERUN_CASES];
+
     for (size_t i = 0; i < bn_case_count; i++)
-        if (strcmp(bn_cases[i].name, names[_i]) == 0) {
-            bn_check_gradient(&bn_cases[i], &(bn_run){NULL, 0, 10});
+        if (strcmp(bn_cases[i].name, name) == 0) {
+            bn_check_gradient(&bn_cases[i], &(bn_run){NULL, 0, 10, _i >= RERUN_CASES});
             return;
         }
-    ck_abort_msg("no case named %s", names[_i]);
+    ck_abort_msg("no case named %s", name);
 }
 END_TEST
 
@@ -360,6 +374,132 @@ START_TEST(test_in_place_and_side_by_side)
 }
 END_TEST
 
+/* ||got - want|| / ||want|| of two packed n x c arrays. */
+static double
+rel_diff(size_t count, const double *got, const double *want)
+{
+    double d = 0.0, w = 0.0;
+
+    for (size_t k = 0; k < count; k++) {
+        d += (got[k] - want[k]) * (got[k] - want[k]);
+        w += want[k] * want[k];
+    }
+    return sqrt(d / w);
+}
+
+/* Layouts the frozen test runs in (MPSCL_TUNE, read when a kernel object is created): the plan's,
+ * two launches, one launch, row streaming, one group per column tile. */
+static const char *const frozen_tunings[] = {
+    "", "rows=0,tile=0,fused=0", "fused=1", "rows=1", "rows=0,tile=1",
+};
+
+/* Frozen statistics drop dx's mean terms. The data make those terms large (dy leans on x and has
+ * a non-zero mean, so dbeta/N and xhat dgamma/N are of the order of dz): the device must match
+ * gamma s dz and be far from the training form, into a separate result, in place over the
+ * gradient and in place over the input; dgamma and dbeta are the training-mode sums. Setting 0
+ * back gives training mode again, in the same command buffer. */
+START_TEST(test_frozen_drops_mean_terms)
+{
+    enum { N = 40, W = 3 };
+    static const float gamma[W] = {0.75f, 1.25f, -0.5f}, beta[W] = {0.125f, -0.25f, 0.5f};
+    static const ref_neuron leaky = {MPSCL_NEURON_RELU, 0.125, 0, 0};
+    float dy[N * W], x[N * W], mean[W], var[W], got[N * W], dgot[W], bgot[W];
+    double frozen[N * W], train[N * W], got_d[N * W], m[W], v[W], dg[W], db[W], tdg[W], tdb[W];
+    uint64_t rng = 1234;
+    mpscl_matrix *dym, *xm, *dx, *dx_train, *dy_in_place, *x_in_place;
+    mpscl_vector *mv, *vv, *gv, *bv, *dgv, *dbv;
+    mpscl_matrix_batch_normalization_gradient *k;
+    mpscl_command_buffer *cb;
+    mpscl_matrix *results[3];
+
+    ck_assert_int_eq(setenv("MPSCL_TUNE", frozen_tunings[_i], 1), 0);
+    for (size_t i = 0; i < N * W; i++) {
+        x[i] = test_rng_uniform(&rng, -2, 3);
+        dy[i] = 0.5f + 0.5f * x[i] + test_rng_uniform(&rng, -0.25f, 0.25f);
+    }
+    ref_bn_statistics(N, W, (ref_view){x, W}, m, v);
+    for (size_t j = 0; j < W; j++) {
+        mean[j] = (float)m[j];
+        var[j] = (float)v[j];
+    }
+    ref_bn_gradient_frozen(N, W, (ref_view){dy, W}, (ref_view){x, W}, mean, var, gamma, beta,
+                           1e-5f, &leaky, frozen, dg, db);
+    ref_bn_gradient(N, W, (ref_view){dy, W}, (ref_view){x, W}, mean, var, gamma, beta, 1e-5f,
+                    &leaky, train, tdg, tdb);
+    /* The data are what the test needs: the training terms are no rounding error. */
+    ck_assert_double_gt(rel_diff(N * W, train, frozen), 0.2);
+    for (size_t j = 0; j < W; j++)
+        ck_assert(dg[j] == tdg[j] && db[j] == tdb[j]);
+
+    dym = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, dy);
+    xm = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, x);
+    dy_in_place = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, dy);
+    x_in_place = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, x);
+    dx = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, NULL);
+    dx_train = matrix_with(N, W, MPSCL_DATA_TYPE_FLOAT32, NULL);
+    mv = vector_with(W, mean);
+    vv = vector_with(W, var);
+    gv = vector_with(W, gamma);
+    bv = vector_with(W, beta);
+    dgv = vector_with(W, NULL);
+    dbv = vector_with(W, NULL);
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_create(test_device, &k));
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(k), 0);
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_epsilon(k, 1e-5f));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_neuron_type(k, MPSCL_NEURON_RELU,
+                                                                        0.125f, 0, 0));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(k, 1));
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(k, cb, dym, xm, mv, vv, gv, bv, dx,
+                                                               dgv, dbv));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(k, cb, dy_in_place, xm, mv, vv, gv,
+                                                               bv, dy_in_place, NULL, NULL));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(k, cb, dym, x_in_place, mv, vv, gv,
+                                                               bv, x_in_place, NULL, NULL));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(k, 0));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(k, cb, dym, xm, mv, vv, gv, bv,
+                                                               dx_train, NULL, NULL));
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+
+    results[0] = dx;
+    results[1] = dy_in_place;
+    results[2] = x_in_place;
+    for (size_t r = 0; r < 3; r++) {
+        ASSERT_OK(mpscl_matrix_read(results[r], got, W * sizeof(float)));
+        for (size_t i = 0; i < N * W; i++)
+            got_d[i] = got[i];
+        ck_assert_msg(rel_diff(N * W, got_d, frozen) <= 1e-6, "%s: frozen dx %zu: error %g",
+                      frozen_tunings[_i], r, rel_diff(N * W, got_d, frozen));
+        ck_assert_double_gt(rel_diff(N * W, got_d, train), 0.2);
+    }
+    ASSERT_OK(mpscl_vector_read(dgv, dgot));
+    ASSERT_OK(mpscl_vector_read(dbv, bgot));
+    ck_assert_double_le(ref_rel_l2_vec(W, dgot, dg), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(W, bgot, db), 1e-6);
+    ASSERT_OK(mpscl_matrix_read(dx_train, got, W * sizeof(float)));
+    for (size_t i = 0; i < N * W; i++)
+        got_d[i] = got[i];
+    ck_assert_double_le(rel_diff(N * W, got_d, train), 1e-6);
+
+    mpscl_command_buffer_release(cb);
+    mpscl_matrix_batch_normalization_gradient_release(k);
+    mpscl_matrix_release(dym);
+    mpscl_matrix_release(xm);
+    mpscl_matrix_release(dy_in_place);
+    mpscl_matrix_release(x_in_place);
+    mpscl_matrix_release(dx);
+    mpscl_matrix_release(dx_train);
+    mpscl_vector_release(mv);
+    mpscl_vector_release(vv);
+    mpscl_vector_release(gv);
+    mpscl_vector_release(bv);
+    mpscl_vector_release(dgv);
+    mpscl_vector_release(dbv);
+    unsetenv("MPSCL_TUNE");
+}
+END_TEST
+
 START_TEST(test_committed_buffer)
 {
     fixture f;
@@ -387,6 +527,11 @@ START_TEST(test_properties)
     ck_assert_uint_eq(mpscl_matrix_batch_normalization_gradient_batch_start(k), 0);
     ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_neuron_type(k), MPSCL_NEURON_NONE);
     ck_assert_ptr_null(mpscl_matrix_batch_normalization_gradient_label(k));
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(k), 0);
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(k, 0));
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(k), 0);
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(k, -7));
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(k), 1);
     ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_set_epsilon(k, NAN), MPSCL_ERROR_INVALID_ARGUMENT);
     ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_set_epsilon(k, -1.0f), MPSCL_ERROR_INVALID_ARGUMENT);
     ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_set_epsilon(k, INFINITY), MPSCL_ERROR_INVALID_ARGUMENT);
@@ -430,7 +575,17 @@ START_TEST(test_properties)
     ck_assert_uint_eq(mpscl_matrix_batch_normalization_gradient_source_number_of_feature_vectors(copy), 7);
     ck_assert_uint_eq(mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(copy), 8);
     ck_assert_ptr_eq(mpscl_matrix_batch_normalization_gradient_device(copy), test_device);
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(copy), 1);
+    /* The copy's flag is its own. */
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_copy(copy, NULL, &k));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(copy, 0));
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(k), 1);
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(copy), 0);
+    mpscl_matrix_batch_normalization_gradient_release(k);
     mpscl_matrix_batch_normalization_gradient_release(copy);
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(NULL), 0);
+    ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(NULL, 1),
+                  MPSCL_ERROR_INVALID_ARGUMENT);
     ck_assert_float_eq(mpscl_matrix_batch_normalization_gradient_epsilon(NULL), 0.0f);
     ASSERT_STATUS(mpscl_matrix_batch_normalization_gradient_set_epsilon(NULL, 1.0f),
                   MPSCL_ERROR_INVALID_ARGUMENT);
@@ -449,10 +604,13 @@ gradient_suite(void)
     tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_shapes, 0, (int)bn_case_count);
+    tcase_add_loop_test(tc, test_frozen_shapes, 0, (int)bn_case_count);
+    tcase_add_loop_test(tc, test_frozen_drops_mean_terms, 0,
+                        (int)(sizeof frozen_tunings / sizeof frozen_tunings[0]));
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(det, test_device_setup, test_device_teardown);
     tcase_set_timeout(det, 300);
-    tcase_add_loop_test(det, test_bitwise_reruns, 0, 5);
+    tcase_add_loop_test(det, test_bitwise_reruns, 0, 2 * RERUN_CASES);
     suite_add_tcase(s, det);
     tcase_add_checked_fixture(err, test_device_setup, test_device_teardown);
     tcase_set_timeout(err, 120);

@@ -1,5 +1,5 @@
 /* Fused neurons: every MPS matrix neuron type, with two parameter sets, in the forward and the
- * gradient, against the fp64 reference (whose own derivatives check_reference proves by finite
+ * gradient (training mode and frozen statistics), against the fp64 reference (whose own derivatives check_reference proves by finite
  * differences); ReLU-family kinks hit exactly; the neuron properties. */
 #include <math.h>
 #include <string.h>
@@ -65,7 +65,15 @@ case_named(const char *name)
 
 START_TEST(test_gradient)
 {
-    bn_run run = {&rows[_i].n, rows[_i].bound, 1};
+    bn_run run = {&rows[_i].n, rows[_i].bound, 1, 0};
+    bn_check_gradient(case_named("origins"), &run);
+    bn_check_gradient(case_named("batch 4, origins"), &run);
+}
+END_TEST
+
+START_TEST(test_gradient_frozen)
+{
+    bn_run run = {&rows[_i].n, rows[_i].bound, 1, 1};
     bn_check_gradient(case_named("origins"), &run);
     bn_check_gradient(case_named("batch 4, origins"), &run);
 }
@@ -73,7 +81,7 @@ END_TEST
 
 START_TEST(test_forward)
 {
-    bn_run run = {&rows[_i].n, rows[_i].bound, 1};
+    bn_run run = {&rows[_i].n, rows[_i].bound, 1, 0};
     bn_check_forward(case_named("origins"), 0, &run);
     bn_check_forward(case_named("C=65"), 1, &run);
 }
@@ -94,10 +102,12 @@ START_TEST(test_kinks)
 {
     bn_case c = *case_named("exact odd 1001x33");
     bn_run run = {&kinks[_i], kinks[_i].type == MPSCL_NEURON_ELU ? BOUND_TRANSCENDENTAL
-                                                                   : BOUND_ALGEBRAIC, 2};
+                                                                   : BOUND_ALGEBRAIC, 2, 0};
     c.optional = BN_GAMMA | BN_DGAMMA | BN_DBETA;
     bn_check_gradient(&c, &run);
     bn_check_forward(&c, 1, &run);
+    run.frozen = 1;
+    bn_check_gradient(&c, &run);
 }
 END_TEST
 
@@ -154,6 +164,7 @@ main(void)
     tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_gradient, 0, NROWS);
+    tcase_add_loop_test(tc, test_gradient_frozen, 0, NROWS);
     tcase_add_loop_test(tc, test_forward, 0, NROWS);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(k, test_device_setup, test_device_teardown);

@@ -6,7 +6,8 @@
  * bn_forward_fused; both with tiles narrower than a cache line, one chunk per tile); the
  * gradient's work-group layout (rows=0, what GPUs get) and its row streaming layout (rows=1, what
  * CPUs get) on any device, whichever the planner would pick there, and its one group per column
- * tile (tile=1, short columns; the gradient and the forward with statistics). */
+ * tile (tile=1, short columns; the gradient and the forward with statistics). The gradient runs
+ * in training mode and with frozen statistics. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -64,8 +65,9 @@ START_TEST(test_variant)
     /* A kernel object reads MPSCL_TUNE when it is created; fork mode isolates the setting. */
     ck_assert_int_eq(setenv("MPSCL_TUNE", tunings[_i], 1), 0);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        bn_run run = {NULL, 0, 2};
+        bn_run run = {NULL, 0, 2, 0}, frozen = {NULL, 0, 2, 1};
         bn_check_gradient(case_named(cases[c]), &run);
+        bn_check_gradient(case_named(cases[c]), &frozen);
         bn_check_forward(case_named(cases[c]), 1, &run);
     }
 }

@@ -1,5 +1,5 @@
-/* Data types: fp16 and bf16 storage (fp32 arithmetic) and fp64, in the forward and the gradient,
- * against the fp64 reference on the same quantised inputs; stores that round to even at exact
+/* Data types: fp16 and bf16 storage (fp32 arithmetic) and fp64, in the forward and the gradient
+ * (training mode and frozen statistics), against the fp64 reference on the same quantised inputs; stores that round to even at exact
  * ties; fp16 overflow; NaN propagation; mixed vector types; refused combinations.
  *
  * Bounds (relative L2): fp16 2^-10 and bf16 2^-7 (an fp32 computation whose result is rounded
@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +209,7 @@ static const type_row rows[] = {
     {MPSCL_DATA_TYPE_BFLOAT16, 0}, {MPSCL_DATA_TYPE_BFLOAT16, 1}, {MPSCL_DATA_TYPE_BFLOAT16, 2},
     {MPSCL_DATA_TYPE_FLOAT64, 0}, {MPSCL_DATA_TYPE_FLOAT64, 1}, {MPSCL_DATA_TYPE_FLOAT64, 2},
 };
+#define NROWS ((int)(sizeof rows / sizeof rows[0]))
 
 /* By the type an output is stored in: an fp32 vector beside fp16 data is held to fp32's 1e-6
  * (all arithmetic is fp32), beside fp64 data likewise (its store rounds to fp32). */
@@ -259,9 +261,11 @@ typed_case_make(typed_case *tc, const type_row *r)
     }
 }
 
+/* _i past the rows: the same row with frozen statistics. */
 START_TEST(test_gradient_types)
 {
-    const type_row *r = &rows[_i];
+    const type_row *r = &rows[_i % NROWS];
+    int frozen = _i >= NROWS;
     typed_case *tc = malloc(sizeof *tc);
     double want_dx[R * C], want_dg[C], want_db[C], *dx, *dg, *db, e;
     mpscl_matrix *mdy, *mx, *mdx;
@@ -287,17 +291,23 @@ START_TEST(test_gradient_types)
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(k, (mpscl_origin){2, 3, 0}));
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(k, (mpscl_origin){1, 2, 0}));
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_result_matrix_origin(k, (mpscl_origin){0, 1, 0}));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(k, frozen));
     ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
     ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(k, cb, mdy, mx, vm, vv, vg, vb, mdx,
                                                                vdg, vdb));
     commit_wait(cb);
-    ref_bn_gradient(tc->n, tc->c, (ref_view){tc->dy + 2 * C + 3, C}, (ref_view){tc->x + 1 * C + 2, C},
-                    tc->mean, tc->var, tc->gamma, tc->beta, 1e-5f, NULL, want_dx, want_dg, want_db);
+    (frozen ? ref_bn_gradient_frozen : ref_bn_gradient)(
+        tc->n, tc->c, (ref_view){tc->dy + 2 * C + 3, C}, (ref_view){tc->x + 1 * C + 2, C},
+        tc->mean, tc->var, tc->gamma, tc->beta, 1e-5f, NULL, want_dx, want_dg, want_db);
     dx = read_matrix(mdx);
     dg = read_vector(vdg);
     db = read_vector(vdb);
     e = rel_l2(dx, C, 0, 1, want_dx, tc->n, tc->c);
-    ck_assert_msg(e <= bound_for(r->t), "type %d/%d: dx error %g", r->t, r->vectors, e);
+    ck_assert_msg(e <= bound_for(r->t), "type %d/%d%s: dx error %g", r->t, r->vectors,
+                  frozen ? " frozen" : "", e);
+    if (getenv("MPSCL_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "gradient%s type %d vectors %d: dx error %.3g\n", frozen ? "+frozen" : "",
+                (int)r->t, r->vectors, e);
     e = rel_l2(dg, C, 0, 0, want_dg, 1, tc->c);
     ck_assert_msg(e <= bound_for(vector_type(r, 4)), "type %d/%d: dgamma error %g", r->t,
                   r->vectors, e);
@@ -591,7 +601,7 @@ main(void)
 
     tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_gradient_types, 0, (int)(sizeof rows / sizeof rows[0]));
+    tcase_add_loop_test(tc, test_gradient_types, 0, 2 * NROWS);
     tcase_add_loop_test(tc, test_forward_types, 0, (int)(sizeof rows / sizeof rows[0]));
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(ed, test_device_setup, test_device_teardown);

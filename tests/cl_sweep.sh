@@ -3,7 +3,8 @@
 # generic OpenCL 1.2 SPIR target. The tests build only the variants they run (every neuron, for
 # one, only in fp32) and ask for no warnings; another vendor's compiler may reject or warn
 # about a variant nobody ran. So: both families, every neuron, data kind and VW, the vectors in
-# fp32 and in the data kind (and two mixes), once with the target's extensions and once without
+# fp32 and in the data kind (and two mixes), the gradient in training mode and with frozen
+# statistics (-DFROZEN=1), once with the target's extensions and once without
 # cl_khr_fp64 and cl_khr_fp16 (devices may lack both; fp64 variants, which need cl_khr_fp64, only
 # with it), and any diagnostic fails.
 #   The -O0 IR is checked too: a function of cl/ that appears there only as a declaration has no
@@ -20,12 +21,14 @@ cl_flags="-cc1 -triple spir64-unknown-unknown -cl-std=CL1.2 -finclude-default-he
 no_ext="-cl-ext=-cl_khr_fp64,-cl_khr_fp16"
 
 # One compile (run by xargs from the main script below): FAMILY NEURON DATA MEAN VAR GAMMA BETA
-# DGAMMA DBETA VW EXT; its report, if anything is wrong, goes to fail/.
+# DGAMMA DBETA VW EXT FROZEN; its report, if anything is wrong, goes to fail/.
 one() {
-    fam=$1 ext=${11}
+    fam=$1 ext=${11} frozen=${12}
     opts="-DNEURON=$2 -DDATA_KIND=$3 -DMEAN_KIND=$4 -DVAR_KIND=$5 -DGAMMA_KIND=$6 -DBETA_KIND=$7"
     opts="$opts -DDGAMMA_KIND=$8 -DDBETA_KIND=$9 -DVW=${10}"
-    id=$fam-n$2-d$3-v$4$5$6$7$8$9-w${10}-$ext
+    # As the library passes it: only when set.
+    [ "$frozen" = 0 ] || opts="$opts -DFROZEN=$frozen"
+    id=$fam-n$2-d$3-v$4$5$6$7$8$9-w${10}-$ext-f$frozen
     extra=
     [ "$ext" = on ] || extra=$no_ext
     cd "$SWEEP_WORK" || exit 1
@@ -224,20 +227,22 @@ f64=$(value_of "$kind_enum" MPSCL_DATA_TYPE_FLOAT64)
 # Vector kinds: mean var gamma beta dgamma dbeta. The forward has no dgamma and dbeta, so the
 # library passes fp32 for them. Each vector is fp32 or the data kind; the two mixes put every
 # vector beside one of the other kind, and, since the neuron never touches a vector, run with
-# one neuron only.
+# one neuron only. The gradient goes once in training mode and once with frozen statistics (the
+# forward has no such option).
 # Word lists on one line each, for awk -v.
 awk -v fams="$(echo "$families" | awk '{ print $1 }' | tr '\n' ' ')" \
     -v neurons="$(echo "$neurons" | tr '\n' ' ')" -v kinds="$(echo "$kinds" | tr '\n' ' ')" \
     -v f32="$f32" -v f64="$f64" '
-    function emit(fam, n, d, v, w) {
+    function emit(fam, n, d, v, w, fz) {
         if (fam == "forward")
             sub(/ [0-9]+ [0-9]+$/, " " f32 " " f32, v)
-        for (w = 1; w <= 8; w *= 2)
-            if (w != 2) {
-                print fam, n, d, v, w, "on"
-                if (d != f64)
-                    print fam, n, d, v, w, "off"
-            }
+        for (fz = 0; fz <= (fam == "gradient"); fz++)
+            for (w = 1; w <= 8; w *= 2)
+                if (w != 2) {
+                    print fam, n, d, v, w, "on", fz
+                    if (d != f64)
+                        print fam, n, d, v, w, "off", fz
+                }
     }
     BEGIN {
         split(fams, F, " "); split(neurons, N, " "); split(kinds, K, " ")
@@ -259,7 +264,7 @@ compiles=$(wc -l <"$SWEEP_WORK/jobs")
 variants=$(awk '$11 == "on"' "$SWEEP_WORK/jobs" | wc -l)
 echo "cl-sweep: $variants variants ($compiles compiles, $jobs at a time) with $CLANG"
 
-if ! xargs -n 11 -P "$jobs" sh "$0" --one <"$SWEEP_WORK/jobs"; then
+if ! xargs -n 12 -P "$jobs" sh "$0" --one <"$SWEEP_WORK/jobs"; then
     echo "cl-sweep: a compile job did not run" >&2
     exit 1
 fi

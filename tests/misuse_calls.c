@@ -316,6 +316,9 @@ START_TEST(test_gradient_kernel_calls)
                k, (mpscl_origin){0, 0, SIZE_MAX}), MPSCL_ERROR_INVALID_ARGUMENT, "z");
     EXPECT(mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(
                k, (mpscl_origin){0, 0, 1}), MPSCL_ERROR_INVALID_ARGUMENT, "z");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(NULL, 1),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(NULL), 0);
     mpscl_matrix_batch_normalization_gradient_release(k);
 }
 END_TEST

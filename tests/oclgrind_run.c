@@ -7,6 +7,8 @@
  * Coverage: forward without and with compute_statistics and the gradient, for
  *   - every data type the device supports (vectors fp32, and vectors of the matrices' type), and
  *     every neuron but PReLU (fp32);
+ *   - the gradient with frozen statistics too (its own program), on every shape and data type
+ *     with fp32 vectors, and on every shape in the one launch;
  *   - shapes with several row chunks and a ragged last chunk, C a multiple of 4 (vector loads)
  *     and not, two column groups, one row, a batch of 2 from a batch_start of 1;
  *   - padded rows, and buffers of exactly the operands' extent (an over-read is out of bounds);
@@ -198,10 +200,11 @@ release_vector(void *p)
     mpscl_vector_release(p);
 }
 
-/* Forward (without and with statistics) and gradient on one shape, data type and neuron. */
+/* Forward (without and with statistics) and gradient on one shape, data type and neuron; with
+ * frozen, then the frozen-statistics gradient into outputs of its own. */
 static void
 run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt, float a,
-        float b, float c, uint64_t state)
+        float b, float c, int frozen, uint64_t state)
 {
     mpscl_matrix *x = matrix(sh, t, 1, &state), *dy = matrix(sh, t, 1, &state);
     mpscl_matrix *y = matrix(sh, t, 0, &state), *dx = matrix(sh, t, 0, &state);
@@ -229,6 +232,15 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
     TRY(mpscl_matrix_batch_normalization_encode(f, cb, x, mean, var, gamma, beta, y));
     TRY(mpscl_matrix_batch_normalization_gradient_encode(g, cb, dy, x, mean, var, gamma, beta,
                                                          dx, dg, db));
+    if (frozen) {
+        mpscl_matrix *fdx = matrix(sh, t, 0, &state);
+        mpscl_vector *fdg = vector(sh, vt, 0, 0, &state), *fdb = vector(sh, vt, 0, 0, &state);
+        TRY(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(g, 1));
+        TRY(mpscl_matrix_batch_normalization_gradient_encode(g, cb, dy, x, mean, var, gamma, beta,
+                                                             fdx, fdg, fdb));
+        keep(fdx, release_matrix);
+        keep(fdg, release_vector), keep(fdb, release_vector);
+    }
     TRY(mpscl_command_buffer_commit(cb));
     TRY(mpscl_command_buffer_wait_until_completed(cb));
     keep(cb, release_cb);
@@ -243,7 +255,7 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
 /* run_one, or only counts the configuration when another was asked for. */
 static void
 run(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt, float a,
-    float b, float c)
+    float b, float c, int frozen)
 {
     if (only >= 0 && config++ != only)
         return;
@@ -251,7 +263,7 @@ run(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt
         printf("oclgrind_run: %zu x %zu x %zu from %zu%s, type %d, vectors %d, neuron %d\n",
                sh->n, sh->c, sh->mats, sh->batch_start, sh->padded ? " padded" : "", (int)t,
                (int)vt, (int)nt);
-    run_one(sh, t, vt, nt, a, b, c, sh->n * 131 + sh->c);
+    run_one(sh, t, vt, nt, a, b, c, frozen, sh->n * 131 + sh->c);
 }
 
 /* Parameters that keep every neuron's derivative finite on these inputs. */
@@ -280,14 +292,14 @@ run_all_variants(size_t nshapes)
             continue;
         }
         for (size_t s = 0; s < nshapes; s++) {
-            run(&shapes[s], types[i], MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0);
+            run(&shapes[s], types[i], MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0, 1);
             if (types[i] != MPSCL_DATA_TYPE_FLOAT32)
-                run(&shapes[s], types[i], types[i], MPSCL_NEURON_NONE, 0, 0, 0);
+                run(&shapes[s], types[i], types[i], MPSCL_NEURON_NONE, 0, 0, 0, 0);
         }
     }
     for (size_t i = 0; i < sizeof neurons / sizeof neurons[0]; i++)
         run(&shapes[0], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, neurons[i].t,
-            neurons[i].a, neurons[i].b, neurons[i].c);
+            neurons[i].a, neurons[i].b, neurons[i].c, 0);
     printf("oclgrind_run: %s: %zu shapes x data types, %zu neurons: done\n",
            mpscl_device_name(dev), nshapes, sizeof neurons / sizeof neurons[0]);
 }
@@ -298,10 +310,11 @@ run_one_launch(size_t nshapes)
     /* Kernel objects read MPSCL_TUNE when they are created: run_one creates its own. */
     setenv("MPSCL_TUNE", "fused=1", 1);
     for (size_t s = 0; s < nshapes; s++) {
-        run(&shapes[s], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0);
+        run(&shapes[s], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, MPSCL_NEURON_NONE, 0, 0, 0,
+            1);
         if (mpscl_device_supports_data_type(dev, MPSCL_DATA_TYPE_FLOAT16))
             run(&shapes[s], MPSCL_DATA_TYPE_FLOAT16, MPSCL_DATA_TYPE_FLOAT16, MPSCL_NEURON_GELU, 0,
-                0, 0);
+                0, 0, 0);
     }
     printf("oclgrind_run: %s: %zu shapes, one-launch forward and gradient: done\n",
            mpscl_device_name(dev), nshapes);

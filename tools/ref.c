@@ -208,7 +208,7 @@ forward(size_t n, size_t c, mat x, vec mean, vec var, vec gamma, vec beta, doubl
 
 static void
 gradient(size_t n, size_t c, mat dy, mat x, vec mean, vec var, vec gamma, vec beta, double eps,
-         const ref_neuron *nr, double *dx, double *dgamma, double *dbeta)
+         const ref_neuron *nr, int frozen, double *dx, double *dgamma, double *dbeta)
 {
     for (size_t j = 0; j < c; j++) {
         double mu = vec_at(mean, j, 0), sd = sqrt(vec_at(var, j, 0) + eps);
@@ -234,7 +234,8 @@ gradient(size_t n, size_t c, mat dy, mat x, vec mean, vec var, vec gamma, vec be
             double xh = (mat_at(x, i, j) - mu) / sd;
             double delta = mat_at(dy, i, j) * ref_neuron_df(nr, g * xh + be);
 
-            dx[i * c + j] = g / sd * (delta - sum_d / (double)n - xh * sum_dx / (double)n);
+            dx[i * c + j] = frozen ? g / sd * delta
+                                   : g / sd * (delta - sum_d / (double)n - xh * sum_dx / (double)n);
         }
     }
 }
@@ -298,7 +299,16 @@ ref_bn_gradient(size_t n, size_t c, ref_view dy, ref_view x, const float *mean, 
                 double *dx, double *dgamma, double *dbeta)
 {
     gradient(n, c, fmat(dy), fmat(x), fvec(mean), fvec(var), fvec(gamma), fvec(beta), eps, nr,
-             dx, dgamma, dbeta);
+             0, dx, dgamma, dbeta);
+}
+
+void
+ref_bn_gradient_frozen(size_t n, size_t c, ref_view dy, ref_view x, const float *mean,
+                       const float *var, const float *gamma, const float *beta, float eps,
+                       const ref_neuron *nr, double *dx, double *dgamma, double *dbeta)
+{
+    gradient(n, c, fmat(dy), fmat(x), fvec(mean), fvec(var), fvec(gamma), fvec(beta), eps, nr,
+             1, dx, dgamma, dbeta);
 }
 
 void
@@ -307,7 +317,16 @@ ref_bn_gradient_d(size_t n, size_t c, ref_dview dy, ref_dview x, const double *m
                   const ref_neuron *nr, double *dx, double *dgamma, double *dbeta)
 {
     gradient(n, c, dmat(dy), dmat(x), dvec(mean), dvec(var), dvec(gamma), dvec(beta), eps, nr,
-             dx, dgamma, dbeta);
+             0, dx, dgamma, dbeta);
+}
+
+void
+ref_bn_gradient_frozen_d(size_t n, size_t c, ref_dview dy, ref_dview x, const double *mean,
+                         const double *var, const double *gamma, const double *beta, double eps,
+                         const ref_neuron *nr, double *dx, double *dgamma, double *dbeta)
+{
+    gradient(n, c, dmat(dy), dmat(x), dvec(mean), dvec(var), dvec(gamma), dvec(beta), eps, nr,
+             1, dx, dgamma, dbeta);
 }
 
 /* ---- error norms ------------------------------------------------------------------------ */

@@ -49,6 +49,12 @@ void ref_bn_gradient(size_t n, size_t c, ref_view dy, ref_view x, const float *m
                      const float *var, const float *gamma, const float *beta, float eps,
                      const ref_neuron *nr, double *dx, double *dgamma, double *dbeta);
 
+/* Frozen-statistics gradient (docs/SEMANTICS.md, "Frozen statistics"): mean and var are
+   constants, so dx = gamma*s*delta; dgamma and dbeta as ref_bn_gradient. Same conventions. */
+void ref_bn_gradient_frozen(size_t n, size_t c, ref_view dy, ref_view x, const float *mean,
+                            const float *var, const float *gamma, const float *beta, float eps,
+                            const ref_neuron *nr, double *dx, double *dgamma, double *dbeta);
+
 /* Norm-wise relative error ||got - want||_2 / ||want||_2 over n*c elements (got strided, want
    packed); if ||want|| == 0 returns ||got - want||_2. NaN in got where want is finite → INFINITY.
    A NaN in want matched by a NaN in got counts as equal (0); matched by a non-NaN counts as
@@ -71,5 +77,9 @@ void ref_bn_forward_d(size_t n, size_t c, ref_dview x, const double *mean, const
 void ref_bn_gradient_d(size_t n, size_t c, ref_dview dy, ref_dview x, const double *mean,
                        const double *var, const double *gamma, const double *beta, double eps,
                        const ref_neuron *nr, double *dx, double *dgamma, double *dbeta);
+void ref_bn_gradient_frozen_d(size_t n, size_t c, ref_dview dy, ref_dview x, const double *mean,
+                              const double *var, const double *gamma, const double *beta,
+                              double eps, const ref_neuron *nr, double *dx, double *dgamma,
+                              double *dbeta);
 
 #endif /* MPSCL_TESTS_REF_H */

@@ -1,5 +1,6 @@
 /* mpscl_matrix_batch_normalization_gradient (MPSMatrixBatchNormalizationGradient): the
- * training-mode backward of mpscl_matrix_batch_normalization, with the same properties (minus
+ * training-mode backward of mpscl_matrix_batch_normalization (or, with frozen_statistics, the
+ * backward with mean and variance held constant), with the same properties (minus
  * compute_statistics) and an optional fused neuron whose derivative is taken at the
  * pre-activation z rebuilt from input, mean, variance, gamma and beta.
  *
@@ -21,7 +22,7 @@ extern "C" {
 typedef struct mpscl_matrix_batch_normalization_gradient mpscl_matrix_batch_normalization_gradient;
 
 /* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, compute_statistics 0. */
+ * batch_size SIZE_MAX, label NULL, frozen_statistics 0. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
     mpscl_matrix_batch_normalization_gradient **out);
 /* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
@@ -84,8 +85,20 @@ MPSCL_API const char *mpscl_matrix_batch_normalization_gradient_label(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_label(
     mpscl_matrix_batch_normalization_gradient *k, const char *label);   /* copied; NULL clears */
-/* Enqueues the training-mode gradient into cb: with s = 1/sqrt(variance + epsilon),
- * xhat = (input - mean) * s, z = gamma * xhat + beta and dz = gradient * f'(z),
+/* Frozen statistics (PyTorch's eval-mode backward, oneDNN's use_global_stats): mean and variance
+ * are constants rather than functions of the N rows, as when fine-tuning with running
+ * statistics, so result_gradient_for_data loses its mean terms:
+ *   result_gradient_for_data = gamma * s * dz,
+ * with s and dz as in _encode below; dgamma and dbeta are the same sums as in training mode.
+ * Applies to every neuron type and data type. Nonzero: frozen (stored as 1); default 0 (training
+ * mode). The getter returns 0 for a NULL object. */
+MPSCL_API int mpscl_matrix_batch_normalization_gradient_frozen_statistics(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(
+    mpscl_matrix_batch_normalization_gradient *k, int frozen);
+/* Enqueues the gradient into cb; in training mode (frozen_statistics 0, the default), with
+ * s = 1/sqrt(variance + epsilon), xhat = (input - mean) * s, z = gamma * xhat + beta and
+ * dz = gradient * f'(z),
  *   result_gradient_for_beta[j]  = sum_i dz_ij,
  *   result_gradient_for_gamma[j] = sum_i dz_ij * xhat_ij,
  *   result_gradient_for_data     = gamma * s * (dz - dbeta / N - xhat * dgamma / N).
