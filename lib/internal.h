@@ -140,12 +140,11 @@ mpscl_status mpscl__layout_enqueue_copy(cl_command_queue q, mpscl_command_buffer
 mpscl_status mpscl__host_memory_buffer(mpscl_device *d, void *host, const mpscl__layout *l,
                                        const char *fn, cl_mem *out);
 /* Makes the host's writes to the memory under buf visible to commands enqueued on q after this
- * (map for writing without reading back, then unmap), cb tracking both as its work (cb NULL:
- * blocks until done). */
+ * (map for writing without reading back, then unmap), cb tracking both as its work (or none). */
 mpscl_status mpscl__host_memory_push(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf,
                                      size_t bytes);
 /* Makes the device's writes to buf, by commands enqueued on q before this, reach the host memory
- * once these commands complete (map for reading, then unmap). */
+ * once these commands complete (map for reading, then unmap); without cb, before it returns. */
 mpscl_status mpscl__host_memory_pull(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf,
                                      size_t bytes);
 
