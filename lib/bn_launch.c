@@ -191,5 +191,13 @@ mpscl__bn_hold(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_op
             mpscl__command_buffer_hold(cb, mpscl_vector_retain((mpscl_vector *)ops[i].v),
                                        release_vector);
     }
-    return MPSCL_SUCCESS;
+    /* Operands over host memory hand it to the device before the kernels run. */
+    for (size_t i = 0; i < nops && s == MPSCL_SUCCESS; i++) {
+        mpscl__storage st;
+        if (ops[i].m == NULL && ops[i].v == NULL)
+            continue;
+        st = ops[i].m != NULL ? mpscl__matrix_storage(ops[i].m) : mpscl__vector_storage(ops[i].v);
+        s = mpscl__command_buffer_use(cb, &st, ops[i].is_output);
+    }
+    return s;
 }

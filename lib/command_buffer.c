@@ -27,6 +27,14 @@ typedef struct word_check {
     const char *what;
 } word_check;
 
+/* An object over host memory that the buffer's commands use: pushed before the first of them;
+ * pulled back at commit when one of them writes it. */
+typedef struct host_use {
+    cl_mem buffer;              /* held by the buffer through its object */
+    size_t bytes;
+    int written;
+} host_use;
+
 struct mpscl_command_buffer {
     atomic_size_t refs;
     mpscl_device *device;
@@ -34,16 +42,18 @@ struct mpscl_command_buffer {
     mpscl_command_buffer_state state;
     int pool;                   /* the device's pool the queue goes back to (timed 0, untimed 1),
                                  * or -1: the caller's queue */
-    cl_event done;              /* complete when all work is: the last kernel's, or a marker */
+    cl_event done;              /* complete when all work is: the last command's, or a marker */
     mpscl_status result;        /* of the finished work, once waited on */
     cl_int result_cl;
     held_object *held;
     size_t nheld, capheld;
-    cl_event first, last;       /* first and last kernel enqueued: GPU start and end times */
+    cl_event first, last;       /* first and last command enqueued: GPU start and end times */
     word_check *checks;         /* newest first */
     const char *failed;         /* the check that failed, once waited on */
     int queue_shared;           /* the caller has the queue (theirs, or asked for it) and may have
                                  * enqueued work of its own: commit ends with a marker */
+    host_use *hosts;
+    size_t nhosts, caphosts, hosts_pulled;
 };
 
 static void
@@ -209,10 +219,26 @@ mpscl_command_buffer_create_with_queue(mpscl_device *d, cl_command_queue q, mpsc
     return s;
 }
 
+/* The pulls of the host-memory objects the buffer's commands wrote, after those commands. One
+ * that fails stops the commit; a commit tried again goes on from it. */
+static mpscl_status
+pull_hosts(mpscl_command_buffer *cb)
+{
+    for (; cb->hosts_pulled < cb->nhosts; cb->hosts_pulled++) {
+        const host_use *h = &cb->hosts[cb->hosts_pulled];
+        mpscl_status s;
+        if (h->written &&
+            (s = mpscl__host_memory_pull(cb->queue, cb, h->buffer, h->bytes)) != MPSCL_SUCCESS)
+            return s;
+    }
+    return MPSCL_SUCCESS;
+}
+
 mpscl_status
 mpscl_command_buffer_commit(mpscl_command_buffer *cb)
 {
     cl_int err;
+    mpscl_status s;
     int marker;
 
     mpscl__clear_error();
@@ -221,9 +247,11 @@ mpscl_command_buffer_commit(mpscl_command_buffer *cb)
     if (cb->state != MPSCL_COMMAND_BUFFER_NOT_COMMITTED)
         return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
                            "command_buffer_commit: already committed");
-    /* The queue is in order, so the last kernel completes after all the others: its event is the
-     * buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without kernels, and one
-     * whose queue may hold the caller's own commands, which are part of its work. */
+    if ((s = pull_hosts(cb)) != MPSCL_SUCCESS)
+        return s;
+    /* The queue is in order, so the last command completes after all the others: its event is
+     * the buffer's. A marker (a command more, 8 us on NVIDIA) ends a buffer without commands, and
+     * one whose queue may hold the caller's own commands, which are part of its work. */
     marker = cb->first == NULL || cb->queue_shared;
     if (marker) {
         err = clEnqueueMarkerWithWaitList(cb->queue, 0, NULL, &cb->done);
@@ -408,6 +436,11 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
 {
     if (cb == NULL || atomic_fetch_sub_explicit(&cb->refs, 1, memory_order_acq_rel) != 1)
         return;
+    /* Work that runs without a commit still leaves host memory as a commit would. */
+    if (cb->state == MPSCL_COMMAND_BUFFER_NOT_COMMITTED && pull_hosts(cb) != MPSCL_SUCCESS)
+        mpscl__check_cl(mpscl_last_cl_error() != CL_SUCCESS ? mpscl_last_cl_error()
+                                                            : CL_OUT_OF_HOST_MEMORY,
+                        "command_buffer_release: pulling host memory");
     /* Work still in flight keeps using the held objects: finish it before letting them go. */
     mpscl__check_cl(clFinish(cb->queue), "clFinish");
     if (cb->done != NULL)
@@ -418,6 +451,7 @@ mpscl_command_buffer_release(mpscl_command_buffer *cb)
         mpscl__check_cl(clReleaseEvent(cb->last), "clReleaseEvent");
     release_held(cb);
     free(cb->held);
+    free(cb->hosts);
     free_checks(cb);
     if (cb->pool >= 0)
         mpscl__device_return_queue(cb->device, cb->pool, cb->queue);
@@ -468,4 +502,52 @@ mpscl__command_buffer_hold(mpscl_command_buffer *cb, void *obj, void (*release)(
     cb->held[cb->nheld].obj = obj;
     cb->held[cb->nheld].release = release;
     cb->nheld++;
+}
+
+/* The host-memory object at buffer, or NULL when the buffer has not used it yet. */
+static host_use *
+find_host(const mpscl_command_buffer *cb, cl_mem buffer)
+{
+    for (size_t i = 0; i < cb->nhosts; i++)
+        if (cb->hosts[i].buffer == buffer)
+            return &cb->hosts[i];
+    return NULL;
+}
+
+static mpscl_status
+grow_hosts(mpscl_command_buffer *cb)
+{
+    size_t cap = cb->caphosts == 0 ? 4 : 2 * cb->caphosts;
+    host_use *grown;
+
+    if (cb->nhosts < cb->caphosts)
+        return MPSCL_SUCCESS;
+    if ((grown = realloc(cb->hosts, cap * sizeof *grown)) == NULL)
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "command_buffer: out of memory");
+    cb->hosts = grown;
+    cb->caphosts = cap;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
+mpscl__command_buffer_use(mpscl_command_buffer *cb, const mpscl__storage *s, int written)
+{
+    size_t bytes;
+    host_use *h;
+    mpscl_status st;
+
+    if (s->host == NULL)
+        return MPSCL_SUCCESS;
+    /* Pushed once: a second push would put the host's bytes over what this buffer's own earlier
+     * commands wrote. */
+    if ((h = find_host(cb, s->buffer)) != NULL) {
+        h->written |= written;
+        return MPSCL_SUCCESS;
+    }
+    bytes = mpscl__layout_extent(s->layout);
+    if ((st = grow_hosts(cb)) != MPSCL_SUCCESS ||
+        (st = mpscl__host_memory_push(cb->queue, cb, s->buffer, bytes)) != MPSCL_SUCCESS)
+        return st;
+    cb->hosts[cb->nhosts++] = (host_use){s->buffer, bytes, written};
+    return MPSCL_SUCCESS;
 }

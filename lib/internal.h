@@ -122,9 +122,31 @@ size_t mpscl__layout_extent(const mpscl__layout *l);
 /* Wraps or allocates the buffer of an object: validates the layout, the offset and the buffer. */
 mpscl_status mpscl__layout_buffer(mpscl_device *d, const mpscl__layout *l, cl_mem user,
                                   size_t offset, const char *fn, cl_mem *out);
-/* Blocking copy between the buffer and packed host memory (host rows of host_row_bytes). */
-mpscl_status mpscl__layout_copy(mpscl_device *d, cl_mem buf, size_t offset, const mpscl__layout *l,
-                                void *host, size_t host_row_bytes, int to_device, const char *fn);
+/* The host side of a copy between the buffer and packed host memory (host rows of
+ * host_row_bytes): a pointer, a stride of at least a row, a size that fits. */
+mpscl_status mpscl__layout_check_host(const mpscl__layout *l, const void *host,
+                                      size_t host_row_bytes, const char *fn);
+/* Enqueues that copy (checked) on q. With cb NULL it blocks until the copy is done; else it
+ * returns at once and cb tracks its commands as work of the buffer. */
+mpscl_status mpscl__layout_enqueue_copy(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf,
+                                        size_t offset, const mpscl__layout *l, void *host,
+                                        size_t host_row_bytes, int to_device);
+
+/* ---- objects over caller-owned host memory (host_memory.c) ---- */
+
+/* A buffer over the caller's memory `host` laid out as l (validated): CL_MEM_USE_HOST_PTR, so
+ * the driver works in place where the device shares the host's memory and keeps a copy where it
+ * does not. Refuses NULL and memory not aligned to the element size. */
+mpscl_status mpscl__host_memory_buffer(mpscl_device *d, void *host, const mpscl__layout *l,
+                                       const char *fn, cl_mem *out);
+/* Makes the host's writes to the memory under buf visible to commands enqueued on q after this
+ * (map for writing without reading back, then unmap), cb tracking both as its work (or none). */
+mpscl_status mpscl__host_memory_push(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf,
+                                     size_t bytes);
+/* Makes the device's writes to buf, by commands enqueued on q before this, reach the host memory
+ * once these commands complete (map for reading, then unmap); without cb, before it returns. */
+mpscl_status mpscl__host_memory_pull(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf,
+                                     size_t bytes);
 
 struct mpscl_matrix {
     atomic_size_t refs;
@@ -132,6 +154,7 @@ struct mpscl_matrix {
     cl_mem buffer;
     size_t offset;
     mpscl__layout layout;
+    void *host;               /* the caller's memory under buffer, or NULL */
 };
 
 struct mpscl_vector {
@@ -140,7 +163,25 @@ struct mpscl_vector {
     cl_mem buffer;
     size_t offset;
     mpscl__layout layout;     /* rows = 1, columns = length, mats = vectors */
+    void *host;               /* the caller's memory under buffer, or NULL */
 };
+
+/* What the copies and the command buffer need of a matrix or a vector. */
+typedef struct mpscl__storage {
+    mpscl_device *device;
+    cl_mem buffer;
+    size_t offset;
+    const mpscl__layout *layout;
+    void *host;
+} mpscl__storage;
+
+mpscl__storage mpscl__matrix_storage(const mpscl_matrix *m);
+mpscl__storage mpscl__vector_storage(const mpscl_vector *v);
+/* A blocking copy between the object and packed host memory on the device's transfer queue.
+ * Over host memory, the host's own writes are pushed first and, after a write, the result pulled
+ * back, so host memory and the copy agree when it returns. */
+mpscl_status mpscl__storage_copy(const mpscl__storage *s, void *host, size_t host_row_bytes,
+                                 int to_device, const char *fn);
 
 /* ---- command buffer (command_buffer.c) ---- */
 
@@ -149,8 +190,14 @@ mpscl_status mpscl__command_buffer_check_encode(const mpscl_command_buffer *cb,
                                                 const mpscl_device *d, const char *fn);
 /* Makes room to hold `count` more objects, so holding after an enqueue cannot fail. */
 mpscl_status mpscl__command_buffer_reserve(mpscl_command_buffer *cb, size_t count);
-/* Takes over the event of a kernel enqueued into cb, for the GPU start and end times. */
+/* Takes over the event of a command enqueued into cb (a kernel, a copy, ...): the first and the
+ * last give the GPU start and end times, and the last is the buffer's completion. */
 void mpscl__command_buffer_track(mpscl_command_buffer *cb, cl_event ev);
+/* Before cb's next command uses s: when s lies over host memory and cb has not used it yet,
+ * pushes the host's writes to the device; when the command writes s, commit will pull the
+ * device's writes back. Nothing for other objects. s must be held by cb. */
+mpscl_status mpscl__command_buffer_use(mpscl_command_buffer *cb, const mpscl__storage *s,
+                                       int written);
 /* Registers, before the command it checks is enqueued, the cl_uint at `offset` of buffer
  * (retained) that the command sets to failed_value when it could not do its work, which takes it
  * at least min_seconds. At wait, once the work finished, the word is read if that much time has

@@ -90,14 +90,11 @@ mpscl__layout_buffer(mpscl_device *d, const mpscl__layout *l, cl_mem user, size_
 }
 
 mpscl_status
-mpscl__layout_copy(mpscl_device *d, cl_mem buf, size_t offset, const mpscl__layout *l,
-                   void *host, size_t host_row_bytes, int to_device, const char *fn)
+mpscl__layout_check_host(const mpscl__layout *l, const void *host, size_t host_row_bytes,
+                         const char *fn)
 {
     size_t row = l->columns * mpscl_data_type_size(l->type);
-    cl_command_queue q;
-    mpscl_status s;
 
-    mpscl__clear_error();
     if (host == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: host pointer is NULL", fn);
     if (host_row_bytes < row)
@@ -106,34 +103,81 @@ mpscl__layout_copy(mpscl_device *d, cl_mem buf, size_t offset, const mpscl__layo
                            fn, host_row_bytes, row);
     if (l->rows > SIZE_MAX / host_row_bytes / l->mats)
         return mpscl__fail(MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS, "%s: host size overflows", fn);
-    if ((s = mpscl__device_transfer_queue(d, &q)) != MPSCL_SUCCESS)
-        return s;
-    for (size_t b = 0; b < l->mats; b++) {
-        size_t base = offset + b * l->mat_bytes;
-        char *h = (char *)host + b * l->rows * host_row_bytes;
-        cl_int err = CL_SUCCESS;
-        /* Rectangular copies touch the elements only, never the padding between rows. The batch
-         * stride need not be a multiple of row_bytes, so each matrix is its own 2-D copy. NVIDIA
-         * refuses a rectangle whose last row's pitch runs past the buffer, which a buffer sized
-         * to the exact extent has: the last row goes as a plain copy. */
-        if (l->rows > 1) {
-            size_t buf_origin[3] = {base, 0, 0}, host_origin[3] = {0, 0, 0};
-            size_t region[3] = {row, l->rows - 1, 1};
-            err = to_device
-                ? clEnqueueWriteBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
-                                           l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL)
-                : clEnqueueReadBufferRect(q, buf, CL_TRUE, buf_origin, host_origin, region,
-                                          l->row_bytes, 0, host_row_bytes, 0, h, 0, NULL, NULL);
-            if (err != CL_SUCCESS)
-                return mpscl__fail_cl(err, to_device ? "clEnqueueWriteBufferRect"
-                                                     : "clEnqueueReadBufferRect");
-        }
-        base += (l->rows - 1) * l->row_bytes;
-        h += (l->rows - 1) * host_row_bytes;
-        err = to_device ? clEnqueueWriteBuffer(q, buf, CL_TRUE, base, row, h, 0, NULL, NULL)
-                        : clEnqueueReadBuffer(q, buf, CL_TRUE, base, row, h, 0, NULL, NULL);
-        if (err != CL_SUCCESS)
-            return mpscl__fail_cl(err, to_device ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
-    }
     return MPSCL_SUCCESS;
+}
+
+/* One copy's fixed parts. */
+typedef struct copy_job {
+    cl_command_queue q;
+    mpscl_command_buffer *cb;
+    cl_mem buf;
+    size_t host_row_bytes, buf_row_bytes;
+    int to_device;
+} copy_job;
+
+/* `rows` rows of `bytes` each, from byte buf_at of the buffer and h of the host: a rectangle, or
+ * a plain copy for one row. A blocking copy blocks on its last command alone: the queue is in
+ * order, so that one completes after all the others. */
+static mpscl_status
+copy_rows(const copy_job *j, size_t buf_at, char *h, size_t rows, size_t bytes, int last)
+{
+    cl_bool block = j->cb == NULL && last ? CL_TRUE : CL_FALSE;
+    cl_event ev = NULL, *evp = j->cb != NULL ? &ev : NULL;
+    const char *what;
+    cl_int err;
+
+    if (rows == 1) {
+        what = j->to_device ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer";
+        err = j->to_device ? clEnqueueWriteBuffer(j->q, j->buf, block, buf_at, bytes, h, 0, NULL, evp)
+                           : clEnqueueReadBuffer(j->q, j->buf, block, buf_at, bytes, h, 0, NULL, evp);
+    } else {
+        size_t buf_origin[3] = {buf_at, 0, 0}, host_origin[3] = {0, 0, 0};
+        size_t region[3] = {bytes, rows, 1};
+        what = j->to_device ? "clEnqueueWriteBufferRect" : "clEnqueueReadBufferRect";
+        err = j->to_device
+            ? clEnqueueWriteBufferRect(j->q, j->buf, block, buf_origin, host_origin, region,
+                                       j->buf_row_bytes, 0, j->host_row_bytes, 0, h, 0, NULL, evp)
+            : clEnqueueReadBufferRect(j->q, j->buf, block, buf_origin, host_origin, region,
+                                      j->buf_row_bytes, 0, j->host_row_bytes, 0, h, 0, NULL, evp);
+    }
+    if (err != CL_SUCCESS)
+        return mpscl__fail_cl(err, what);
+    if (ev != NULL)
+        mpscl__command_buffer_track(j->cb, ev);
+    return MPSCL_SUCCESS;
+}
+
+/* One matrix of the batch. Rectangular copies touch the elements only, never the padding between
+ * rows. NVIDIA refuses a rectangle whose last row's pitch runs past the buffer, which a buffer
+ * sized to the exact extent has: the last row goes as a plain copy. */
+static mpscl_status
+copy_matrix(const copy_job *j, const mpscl__layout *l, size_t base, char *h, int last)
+{
+    size_t row = l->columns * mpscl_data_type_size(l->type);
+    mpscl_status s;
+
+    if (l->row_bytes == row && j->host_row_bytes == row)
+        return copy_rows(j, base, h, 1, l->rows * row, last);
+    if (l->rows > 1 && (s = copy_rows(j, base, h, l->rows - 1, row, 0)) != MPSCL_SUCCESS)
+        return s;
+    return copy_rows(j, base + (l->rows - 1) * l->row_bytes, h + (l->rows - 1) * j->host_row_bytes,
+                     1, row, last);
+}
+
+mpscl_status
+mpscl__layout_enqueue_copy(cl_command_queue q, mpscl_command_buffer *cb, cl_mem buf, size_t offset,
+                           const mpscl__layout *l, void *host, size_t host_row_bytes, int to_device)
+{
+    size_t row = l->columns * mpscl_data_type_size(l->type);
+    copy_job j = {q, cb, buf, host_row_bytes, l->row_bytes, to_device};
+    mpscl_status s = MPSCL_SUCCESS;
+
+    /* Rows and matrices packed on both sides: the batch is one run of bytes, one command. */
+    if (l->row_bytes == row && host_row_bytes == row && (l->mats == 1 || l->mat_bytes == l->rows * row))
+        return copy_rows(&j, offset, host, 1, l->mats * l->rows * row, 1);
+    /* The batch stride need not be a multiple of row_bytes, so each matrix is its own copy. */
+    for (size_t b = 0; b < l->mats && s == MPSCL_SUCCESS; b++)
+        s = copy_matrix(&j, l, offset + b * l->mat_bytes,
+                        (char *)host + b * l->rows * host_row_bytes, b + 1 == l->mats);
+    return s;
 }

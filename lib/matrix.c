@@ -32,8 +32,14 @@ mpscl_matrix_descriptor_row_bytes_from_columns(size_t columns, mpscl_data_type t
     return bytes / 64 * 64;
 }
 
+/* The caller's memory a new object lies over (a struct, so that NULL memory stays an error). */
+typedef struct host_memory {
+    void *host;
+} host_memory;
+
 static mpscl_status
-matrix_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_matrix_descriptor *desc,
+matrix_new(mpscl_device *d, cl_mem user, size_t offset, const host_memory *hm,
+           const mpscl_matrix_descriptor *desc,
            mpscl_matrix **out, const char *fn)
 {
     mpscl_matrix *m;
@@ -53,7 +59,9 @@ matrix_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_matrix_descr
         return s;
     if ((m = calloc(1, sizeof *m)) == NULL)
         return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "%s: out of memory", fn);
-    if ((s = mpscl__layout_buffer(d, &l, user, offset, fn, &m->buffer)) != MPSCL_SUCCESS) {
+    s = hm != NULL ? mpscl__host_memory_buffer(d, hm->host, &l, fn, &m->buffer)
+                   : mpscl__layout_buffer(d, &l, user, offset, fn, &m->buffer);
+    if (s != MPSCL_SUCCESS) {
         free(m);
         return s;
     }
@@ -61,6 +69,7 @@ matrix_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_matrix_descr
     m->device = mpscl_device_retain(d);
     m->offset = user == NULL ? 0 : offset;
     m->layout = l;
+    m->host = hm != NULL ? hm->host : NULL;
     *out = m;
     return MPSCL_SUCCESS;
 }
@@ -68,7 +77,7 @@ matrix_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_matrix_descr
 mpscl_status
 mpscl_matrix_create(mpscl_device *d, const mpscl_matrix_descriptor *desc, mpscl_matrix **out)
 {
-    return matrix_new(d, NULL, 0, desc, out, "matrix_create");
+    return matrix_new(d, NULL, 0, NULL, desc, out, "matrix_create");
 }
 
 mpscl_status
@@ -81,25 +90,46 @@ mpscl_matrix_create_with_buffer(mpscl_device *d, cl_mem buffer, size_t offset,
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
                            "matrix_create_with_buffer: buffer is NULL");
     }
-    return matrix_new(d, buffer, offset, desc, out, "matrix_create_with_buffer");
+    return matrix_new(d, buffer, offset, NULL, desc, out, "matrix_create_with_buffer");
+}
+
+mpscl_status
+mpscl_matrix_create_with_host_memory(mpscl_device *d, void *host,
+                                     const mpscl_matrix_descriptor *desc, mpscl_matrix **out)
+{
+    host_memory hm = {host};
+
+    return matrix_new(d, NULL, 0, &hm, desc, out, "matrix_create_with_host_memory");
+}
+
+mpscl__storage
+mpscl__matrix_storage(const mpscl_matrix *m)
+{
+    mpscl__storage s = {m->device, m->buffer, m->offset, &m->layout, m->host};
+    return s;
 }
 
 mpscl_status
 mpscl_matrix_write(mpscl_matrix *m, const void *host, size_t host_row_bytes)
 {
+    mpscl__storage s;
+
     if (m == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "matrix_write: matrix is NULL");
-    return mpscl__layout_copy(m->device, m->buffer, m->offset, &m->layout, (void *)host,
-                              host_row_bytes, 1, "matrix_write");
+    s = mpscl__matrix_storage(m);
+    /* The copy only reads host: the cast is OpenCL's one signature for both directions. */
+    return mpscl__storage_copy(&s, (void *)host, host_row_bytes, 1, "matrix_write");
 }
 
 mpscl_status
 mpscl_matrix_read(const mpscl_matrix *m, void *host, size_t host_row_bytes)
 {
+    mpscl__storage s;
+
     if (m == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "matrix_read: matrix is NULL");
-    return mpscl__layout_copy(m->device, m->buffer, m->offset, &m->layout, host, host_row_bytes, 0,
-                              "matrix_read");
+    s = mpscl__matrix_storage(m);
+    return mpscl__storage_copy(&s, host, host_row_bytes, 0, "matrix_read");
 }
 
 size_t mpscl_matrix_rows(const mpscl_matrix *m) { return m ? m->layout.rows : 0; }

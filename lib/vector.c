@@ -20,8 +20,14 @@ mpscl_vector_descriptor_make_batch(size_t length, size_t vectors, size_t vector_
     return d;
 }
 
+/* The caller's memory a new object lies over (a struct, so that NULL memory stays an error). */
+typedef struct host_memory {
+    void *host;
+} host_memory;
+
 static mpscl_status
-vector_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_vector_descriptor *desc,
+vector_new(mpscl_device *d, cl_mem user, size_t offset, const host_memory *hm,
+           const mpscl_vector_descriptor *desc,
            mpscl_vector **out, const char *fn)
 {
     mpscl_vector *v;
@@ -43,7 +49,9 @@ vector_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_vector_descr
         return s;
     if ((v = calloc(1, sizeof *v)) == NULL)
         return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "%s: out of memory", fn);
-    if ((s = mpscl__layout_buffer(d, &l, user, offset, fn, &v->buffer)) != MPSCL_SUCCESS) {
+    s = hm != NULL ? mpscl__host_memory_buffer(d, hm->host, &l, fn, &v->buffer)
+                   : mpscl__layout_buffer(d, &l, user, offset, fn, &v->buffer);
+    if (s != MPSCL_SUCCESS) {
         free(v);
         return s;
     }
@@ -51,6 +59,7 @@ vector_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_vector_descr
     v->device = mpscl_device_retain(d);
     v->offset = user == NULL ? 0 : offset;
     v->layout = l;
+    v->host = hm != NULL ? hm->host : NULL;
     *out = v;
     return MPSCL_SUCCESS;
 }
@@ -58,7 +67,7 @@ vector_new(mpscl_device *d, cl_mem user, size_t offset, const mpscl_vector_descr
 mpscl_status
 mpscl_vector_create(mpscl_device *d, const mpscl_vector_descriptor *desc, mpscl_vector **out)
 {
-    return vector_new(d, NULL, 0, desc, out, "vector_create");
+    return vector_new(d, NULL, 0, NULL, desc, out, "vector_create");
 }
 
 mpscl_status
@@ -71,25 +80,45 @@ mpscl_vector_create_with_buffer(mpscl_device *d, cl_mem buffer, size_t offset,
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
                            "vector_create_with_buffer: buffer is NULL");
     }
-    return vector_new(d, buffer, offset, desc, out, "vector_create_with_buffer");
+    return vector_new(d, buffer, offset, NULL, desc, out, "vector_create_with_buffer");
+}
+
+mpscl_status
+mpscl_vector_create_with_host_memory(mpscl_device *d, void *host,
+                                     const mpscl_vector_descriptor *desc, mpscl_vector **out)
+{
+    host_memory hm = {host};
+
+    return vector_new(d, NULL, 0, &hm, desc, out, "vector_create_with_host_memory");
+}
+
+mpscl__storage
+mpscl__vector_storage(const mpscl_vector *v)
+{
+    mpscl__storage s = {v->device, v->buffer, v->offset, &v->layout, v->host};
+    return s;
 }
 
 mpscl_status
 mpscl_vector_write(mpscl_vector *v, const void *host)
 {
+    mpscl__storage s;
+
     if (v == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "vector_write: vector is NULL");
-    return mpscl__layout_copy(v->device, v->buffer, v->offset, &v->layout, (void *)host,
-                              v->layout.row_bytes, 1, "vector_write");
+    s = mpscl__vector_storage(v);
+    return mpscl__storage_copy(&s, (void *)host, v->layout.row_bytes, 1, "vector_write");
 }
 
 mpscl_status
 mpscl_vector_read(const mpscl_vector *v, void *host)
 {
+    mpscl__storage s;
+
     if (v == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "vector_read: vector is NULL");
-    return mpscl__layout_copy(v->device, v->buffer, v->offset, &v->layout, host,
-                              v->layout.row_bytes, 0, "vector_read");
+    s = mpscl__vector_storage(v);
+    return mpscl__storage_copy(&s, host, v->layout.row_bytes, 0, "vector_read");
 }
 
 size_t mpscl_vector_length(const mpscl_vector *v) { return v ? v->layout.columns : 0; }

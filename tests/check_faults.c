@@ -7,7 +7,8 @@
  *   - not crash (fork mode turns a crash into a failed test),
  * and then the same objects, disarmed, must finish the scene with outputs bitwise equal to the
  * clean run's (which is checked against the fp64 reference), and releasing everything must
- * release every OpenCL object the library made (cl_fault_live). Host memory leaks on these paths
+ * release every OpenCL object the library made (cl_fault_live). A second scene walks the copies
+ * encoded into a command buffer and a matrix over host memory the same way. Host memory leaks on these paths
  * are found by the sanitizer build in CI and by valgrind (README). */
 #define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <math.h>
@@ -263,7 +264,7 @@ clean_run(outputs *o)
 START_TEST(test_clean_run_is_counted)
 {
     static const char *const needed[] = {
-        "clGetPlatformIDs", "clCreateContext", "clCreateBuffer", "clEnqueueWriteBufferRect",
+        "clGetPlatformIDs", "clCreateContext", "clCreateBuffer", "clEnqueueWriteBuffer",
         "clBuildProgram", "clCreateKernel", "clSetKernelArg", "clEnqueueNDRangeKernel",
         "clRetainEvent", "clWaitForEvents", "clReleaseEvent"};
     outputs o;
@@ -356,6 +357,104 @@ START_TEST(test_fail_each_call)
     ck_assert_int_gt(walked, 0);
     if (getenv("CL_FAULT_VERBOSE") != NULL)
         fprintf(stderr, "code %d: %ld calls walked, %ld absorbed\n", (int)err, walked, absorbed);
+}
+END_TEST
+
+/* ---- encoded copies and an object over host memory ---- */
+
+/* What the copies scene reads back. */
+typedef struct copied {
+    float y[N * C], mean[C], var[C];
+} copied;
+
+/* x over host memory, written blocking and then again by an encoded copy; one buffer: the
+ * forward, and encoded reads of everything it wrote. Everything is released on every path. */
+static mpscl_status
+copies_run(copied *o)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(N, C, C * sizeof(float),
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    static float xmem[N * C];
+    mpscl_device *d = NULL;
+    mpscl_matrix *x = NULL, *y = NULL;
+    mpscl_vector *mean = NULL, *var = NULL;
+    mpscl_matrix_batch_normalization *k = NULL;
+    mpscl_command_buffer *cb = NULL;
+    mpscl_status st;
+
+    memset(o, 0, sizeof *o);
+    if ((st = mpscl_device_create_default(&d)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_create_with_host_memory(d, xmem, &md, &x)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_create(d, &md, &y)) == MPSCL_SUCCESS &&
+        (st = mpscl_vector_create(d, &vd, &mean)) == MPSCL_SUCCESS &&
+        (st = mpscl_vector_create(d, &vd, &var)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_batch_normalization_create(d, &k)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_batch_normalization_set_compute_statistics(k, 1)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_write(x, host_dy, C * sizeof(float))) == MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_create(d, &cb)) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_encode_write(x, cb, host_x, C * sizeof(float))) == MPSCL_SUCCESS &&
+        (st = mpscl_matrix_batch_normalization_encode(k, cb, x, mean, var, NULL, NULL, y)) ==
+            MPSCL_SUCCESS &&
+        (st = mpscl_matrix_encode_read(y, cb, o->y, C * sizeof(float))) == MPSCL_SUCCESS &&
+        (st = mpscl_vector_encode_read(mean, cb, o->mean)) == MPSCL_SUCCESS &&
+        (st = mpscl_vector_encode_read(var, cb, o->var)) == MPSCL_SUCCESS &&
+        (st = mpscl_command_buffer_commit(cb)) == MPSCL_SUCCESS)
+        st = mpscl_command_buffer_wait_until_completed(cb);
+    mpscl_command_buffer_release(cb);
+    mpscl_matrix_batch_normalization_release(k);
+    mpscl_vector_release(var);
+    mpscl_vector_release(mean);
+    mpscl_matrix_release(y);
+    mpscl_matrix_release(x);
+    mpscl_device_release(d);
+    if (st == MPSCL_SUCCESS)
+        ck_assert_msg(memcmp(xmem, host_x, sizeof xmem) == 0, "host memory does not hold x");
+    return st;
+}
+
+/* Each call of the copies scene failing in turn: the status it maps to (or a tolerated
+ * success with the clean run's outputs), and no OpenCL object left behind: not an event of a
+ * copy, a map or an unmap, not a buffer over host memory. */
+START_TEST(test_fail_each_copy_call)
+{
+    cl_int err = codes[_i];
+    copied clean, got;
+    long calls;
+    double mean[C], var[C];
+
+    make_data();
+    cl_fault_arm(0, CL_SUCCESS);
+    ASSERT_OK(copies_run(&clean));
+    calls = cl_fault_calls();
+    ck_assert_int_eq(cl_fault_live(), 0);
+    ref_bn_statistics(N, C, (ref_view){host_x, C}, mean, var);
+    ck_assert_double_le(ref_rel_l2_vec(C, clean.mean, mean), 1e-6);
+    ck_assert_double_le(ref_rel_l2_vec(C, clean.var, var), 1e-6);
+    for (long k = 1; k <= calls; k++) {
+        const char *failed;
+        mpscl_status st;
+
+        cl_fault_arm(k, err);
+        st = copies_run(&got);
+        cl_fault_disarm();
+        failed = cl_fault_failed_call();
+        ck_assert_ptr_nonnull(failed);
+        if (st == MPSCL_SUCCESS) {
+            ck_assert_msg(tolerated(failed), "call %ld (%s) failed, yet all succeeded", k, failed);
+            if (strcmp(failed, "clGetDeviceInfo(CL_DEVICE_TYPE)") != 0)
+                ck_assert_msg(memcmp(&got, &clean, sizeof got) == 0,
+                              "call %ld (%s): outputs differ from the clean run's", k, failed);
+        } else {
+            mpscl_status want = expected_status(failed, err);
+            ck_assert_msg(st == want, "call %ld (%s) failed with %d: got %s, expected %s: %s", k,
+                          failed, (int)err, mpscl_status_string(st), mpscl_status_string(want),
+                          mpscl_last_error_message());
+            ck_assert_int_eq(mpscl_last_cl_error(), err);
+        }
+        ck_assert_msg(cl_fault_live() == 0, "call %ld (%s) failed: %ld OpenCL objects leaked", k,
+                      failed, cl_fault_live());
+    }
 }
 END_TEST
 
@@ -544,6 +643,7 @@ faults_suite(void)
     tcase_add_test(tc, test_clean_run_is_counted);
     tcase_add_loop_test(tc, test_fail_each_call, 0, 8);
     tcase_add_test(tc, test_fail_wrapped);
+    tcase_add_loop_test(tc, test_fail_each_copy_call, 0, 3);
     tcase_add_test(tc, test_one_launch_gives_up);
     tcase_add_test(tc, test_one_launch_without_patience);
     suite_add_tcase(s, tc);

@@ -382,6 +382,74 @@ cl_fault_corrupt_copies(int on, cl_uint pattern)
     atomic_store(&corrupt_copies, on);
 }
 
+/* ---- a device with memory of its own ---- */
+
+/* The library's buffers over host memory, made as buffers of their own with a copy of it. */
+static atomic_int separate_memory;
+static pthread_mutex_t separate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    cl_mem m;               /* NULL: a free slot */
+    char *host;
+    cl_map_flags flags;     /* of the mapping in force */
+    size_t offset, size;
+} separate[64];
+
+void
+cl_fault_separate_memory(int on)
+{
+    atomic_store(&separate_memory, on);
+}
+
+/* The slot of m, or of a free one (m NULL). Called with separate_lock held. */
+static int
+separate_slot(cl_mem m)
+{
+    for (int i = 0; i < (int)(sizeof separate / sizeof separate[0]); i++)
+        if (separate[i].m == m)
+            return i;
+    return -1;
+}
+
+/* A new buffer: it takes the place of any old one at its address. */
+static void
+separate_note(cl_mem m, void *host)
+{
+    int i;
+
+    pthread_mutex_lock(&separate_lock);
+    if ((i = separate_slot(m)) >= 0)
+        separate[i].m = NULL;
+    if (host != NULL && (i = separate_slot(NULL)) >= 0) {
+        separate[i].m = m;
+        separate[i].host = host;
+    }
+    pthread_mutex_unlock(&separate_lock);
+}
+
+/* m's host memory, or NULL; with set, records (or, on unmap, returns) the mapping in force. */
+static char *
+separate_host(cl_mem m, cl_map_flags *flags, size_t *offset, size_t *size, int set)
+{
+    char *host = NULL;
+    int i;
+
+    pthread_mutex_lock(&separate_lock);
+    if (m != NULL && (i = separate_slot(m)) >= 0) {
+        host = separate[i].host;
+        if (set) {
+            separate[i].flags = *flags;
+            separate[i].offset = *offset;
+            separate[i].size = *size;
+        } else {
+            *flags = separate[i].flags;
+            *offset = separate[i].offset;
+            *size = separate[i].size;
+        }
+    }
+    pthread_mutex_unlock(&separate_lock);
+    return host;
+}
+
 cl_mem CL_API_CALL
 clCreateBuffer(cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_ret)
 {
@@ -390,6 +458,7 @@ clCreateBuffer(cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_
     cl_int e_ = enter("clCreateBuffer", CALLER, &mine_);
     cl_uint *bad = NULL;
     cl_mem o_;
+    int use_host;
 
     if (e_ != CL_SUCCESS) {
         if (errcode_ret != NULL)
@@ -402,10 +471,71 @@ clCreateBuffer(cl_context c, cl_mem_flags f, size_t s, void *h, cl_int *errcode_
             bad[i] = atomic_load(&corrupt_pattern);
         h = bad;
     }
+    use_host = mine_ && atomic_load(&separate_memory) && (f & CL_MEM_USE_HOST_PTR);
+    if (use_host)
+        f = (f & ~(cl_mem_flags)CL_MEM_USE_HOST_PTR) | CL_MEM_COPY_HOST_PTR;
     o_ = fn_(c, f, s, h, errcode_ret);
     free(bad);
+    if (o_ != NULL)
+        separate_note(o_, use_host ? h : NULL);
     track(mine_, o_ != NULL, 1);
     return o_;
+}
+
+/* Over a buffer of separate memory: a map copies the buffer to host memory (unless it discards
+ * the region), an unmap of a mapping for writing copies host memory back. */
+void *CL_API_CALL
+clEnqueueMapBuffer(cl_command_queue q, cl_mem m, cl_bool b, cl_map_flags fl, size_t o, size_t s,
+                   cl_uint nw, const cl_event *w, cl_event *event, cl_int *errcode_ret)
+{
+    NEXT(clEnqueueMapBuffer, void *, (cl_command_queue, cl_mem, cl_bool, cl_map_flags, size_t,
+                                      size_t, cl_uint, const cl_event *, cl_event *, cl_int *));
+    int mine;
+    cl_int e = enter("clEnqueueMapBuffer", CALLER, &mine);
+    char *host;
+    void *p;
+
+    if (e != CL_SUCCESS) {
+        if (errcode_ret != NULL)
+            *errcode_ret = e;
+        return NULL;
+    }
+    if (!mine || (host = separate_host(m, &fl, &o, &s, 1)) == NULL) {
+        p = fn_(q, m, b, fl, o, s, nw, w, event, &e);
+    } else {
+        /* These calls come from here, not from the library: counted once, as the map. */
+        p = host + o;
+        e = (fl & CL_MAP_WRITE_INVALIDATE_REGION)
+            ? clEnqueueMarkerWithWaitList(q, nw, w, event)
+            : clEnqueueReadBuffer(q, m, b, o, s, p, nw, w, event);
+    }
+    if (errcode_ret != NULL)
+        *errcode_ret = e;
+    track(mine, e == CL_SUCCESS && event != NULL, 1);
+    return e == CL_SUCCESS ? p : NULL;
+}
+
+cl_int CL_API_CALL
+clEnqueueUnmapMemObject(cl_command_queue q, cl_mem m, void *p, cl_uint nw, const cl_event *w,
+                        cl_event *event)
+{
+    NEXT(clEnqueueUnmapMemObject, cl_int, (cl_command_queue, cl_mem, void *, cl_uint,
+                                           const cl_event *, cl_event *));
+    int mine;
+    cl_int e = enter("clEnqueueUnmapMemObject", CALLER, &mine);
+    cl_map_flags fl = 0;
+    size_t o = 0, s = 0;
+
+    if (e != CL_SUCCESS)
+        return e;
+    if (!mine || separate_host(m, &fl, &o, &s, 0) == NULL)
+        e = fn_(q, m, p, nw, w, event);
+    else if (fl & (CL_MAP_WRITE | CL_MAP_WRITE_INVALIDATE_REGION))
+        e = clEnqueueWriteBuffer(q, m, CL_FALSE, o, s, p, nw, w, event);
+    else
+        e = clEnqueueMarkerWithWaitList(q, nw, w, event);
+    track(mine, e == CL_SUCCESS && event != NULL, 1);
+    return e;
 }
 CREATE(cl_program, clCreateProgramWithSource,
        (cl_context c, cl_uint n, const char **s, const size_t *l, cl_int *errcode_ret),

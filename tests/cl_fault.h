@@ -32,6 +32,11 @@ void cl_fault_disarm(void);
 /* While on, the library's buffers made with CL_MEM_COPY_HOST_PTR hold words of `pattern`
  * instead of the library's data: counters that do not start where the library put them. */
 void cl_fault_corrupt_copies(int on, cl_uint pattern);
+/* While on, the library's buffers made over host memory (CL_MEM_USE_HOST_PTR) are made as a
+ * device with memory of its own makes them: a copy, which host memory sees only through a map
+ * (copied in unless it discards the region) and which sees host memory only through the unmap of
+ * a mapping for writing. Tells whether the library keeps the two in step as OpenCL asks. */
+void cl_fault_separate_memory(int on);
 /* Calls counted since the last cl_fault_arm. */
 long cl_fault_calls(void);
 /* The i-th counted call (1-based) since the last arm, e.g. "clGetDeviceInfo(CL_DEVICE_TYPE)";

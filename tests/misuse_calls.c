@@ -221,6 +221,94 @@ START_TEST(test_matrix_vector_calls)
 }
 END_TEST
 
+/* The encoded copies refuse what the blocking ones refuse, and a buffer as kernel encodes do;
+ * nothing refused reaches the buffer or host memory. */
+START_TEST(test_encoded_copy_calls)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(R, C, 4 * C,
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    float host[R * C], fill[R * C], got[R * C];
+    mpscl_matrix *m;
+    mpscl_vector *v;
+    mpscl_command_buffer *cb, *committed;
+
+    for (size_t i = 0; i < R * C; i++) {
+        host[i] = (float)i;
+        fill[i] = -7.0f;
+    }
+    ASSERT_OK(mpscl_matrix_create(test_device, &md, &m));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &v));
+    ASSERT_OK(mpscl_matrix_write(m, host, 4 * C));
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &committed));
+    ASSERT_OK(mpscl_command_buffer_commit(committed));
+    EXPECT(mpscl_matrix_encode_write(NULL, cb, host, 4 * C), MPSCL_ERROR_INVALID_ARGUMENT,
+           "matrix");
+    EXPECT(mpscl_matrix_encode_read(NULL, cb, got, 4 * C), MPSCL_ERROR_INVALID_ARGUMENT,
+           "matrix");
+    EXPECT(mpscl_vector_encode_write(NULL, cb, host), MPSCL_ERROR_INVALID_ARGUMENT, "vector");
+    EXPECT(mpscl_vector_encode_read(NULL, cb, got), MPSCL_ERROR_INVALID_ARGUMENT, "vector");
+    EXPECT(mpscl_matrix_encode_write(m, NULL, host, 4 * C), MPSCL_ERROR_INVALID_ARGUMENT,
+           "command buffer");
+    EXPECT(mpscl_vector_encode_read(v, NULL, got), MPSCL_ERROR_INVALID_ARGUMENT,
+           "command buffer");
+    EXPECT(mpscl_matrix_encode_read(m, committed, got, 4 * C), MPSCL_ERROR_INVALID_STATE,
+           "committed");
+    EXPECT(mpscl_vector_encode_write(v, committed, host), MPSCL_ERROR_INVALID_STATE,
+           "committed");
+    EXPECT(mpscl_matrix_encode_write(m, cb, NULL, 4 * C), MPSCL_ERROR_INVALID_ARGUMENT, "host");
+    EXPECT(mpscl_vector_encode_read(v, cb, NULL), MPSCL_ERROR_INVALID_ARGUMENT, "host");
+    EXPECT(mpscl_matrix_encode_write(m, cb, fill, 4 * C - 4), MPSCL_ERROR_INVALID_SHAPE,
+           "host stride");
+    memcpy(got, fill, sizeof got);
+    EXPECT(mpscl_matrix_encode_read(m, cb, got, SIZE_MAX), MPSCL_ERROR_OUT_OF_RANGE, "host size");
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    ck_assert(memcmp(got, fill, sizeof got) == 0);
+    ASSERT_OK(mpscl_matrix_read(m, got, 4 * C));
+    ck_assert(memcmp(got, host, sizeof got) == 0);
+    mpscl_command_buffer_release(cb);
+    mpscl_command_buffer_release(committed);
+    mpscl_matrix_release(m);
+    mpscl_vector_release(v);
+}
+END_TEST
+
+START_TEST(test_host_memory_calls)
+{
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(R, C, 4 * C,
+                                                              MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    float mem[R * C + 1];
+    mpscl_matrix *m = POISON;
+    mpscl_vector *v = POISON;
+
+    EXPECT(mpscl_matrix_create_with_host_memory(NULL, mem, &md, &m),
+           MPSCL_ERROR_INVALID_ARGUMENT, "device");
+    ck_assert_ptr_null(m);
+    m = POISON;
+    EXPECT(mpscl_matrix_create_with_host_memory(test_device, NULL, &md, &m),
+           MPSCL_ERROR_INVALID_ARGUMENT, "host memory");
+    ck_assert_ptr_null(m);
+    m = POISON;
+    EXPECT(mpscl_matrix_create_with_host_memory(test_device, (char *)mem + 1, &md, &m),
+           MPSCL_ERROR_INVALID_ARGUMENT, "aligned");
+    ck_assert_ptr_null(m);
+    EXPECT(mpscl_matrix_create_with_host_memory(test_device, mem, NULL, &m),
+           MPSCL_ERROR_INVALID_ARGUMENT, "descriptor");
+    EXPECT(mpscl_matrix_create_with_host_memory(test_device, mem, &md, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "out");
+    EXPECT(mpscl_vector_create_with_host_memory(test_device, NULL, &vd, &v),
+           MPSCL_ERROR_INVALID_ARGUMENT, "host memory");
+    ck_assert_ptr_null(v);
+    v = POISON;
+    EXPECT(mpscl_vector_create_with_host_memory(test_device, (char *)mem + 2, &vd, &v),
+           MPSCL_ERROR_INVALID_ARGUMENT, "aligned");
+    ck_assert_ptr_null(v);
+}
+END_TEST
+
 START_TEST(test_descriptor_helpers)
 {
     mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, (mpscl_data_type)99);
@@ -382,6 +470,8 @@ misuse_add_calls(TCase *tc)
     tcase_add_test(tc, test_command_buffer_calls);
     tcase_add_test(tc, test_matrix_with_buffer);
     tcase_add_test(tc, test_matrix_vector_calls);
+    tcase_add_test(tc, test_encoded_copy_calls);
+    tcase_add_test(tc, test_host_memory_calls);
     tcase_add_test(tc, test_descriptor_helpers);
     tcase_add_test(tc, test_forward_kernel_calls);
     tcase_add_test(tc, test_gradient_kernel_calls);

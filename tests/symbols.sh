@@ -34,9 +34,14 @@ if [ -n "$bad" ]; then
     printf '%s\n' "$bad" | sed 's/^/  /' >&2
     status=1
 fi
-if ! printf '%s\n' "$names" | grep -x mpscl_device_create_default >/dev/null; then
-    echo "symbols.sh: $lib does not export mpscl_device_create_default" >&2
-    status=1
-fi
+# A sample of the API, the copies and host-memory objects included: each must be exported.
+for want in mpscl_device_create_default mpscl_matrix_write mpscl_matrix_encode_write \
+    mpscl_matrix_encode_read mpscl_vector_encode_write mpscl_vector_encode_read \
+    mpscl_matrix_create_with_host_memory mpscl_vector_create_with_host_memory; do
+    if ! printf '%s\n' "$names" | grep -x "$want" >/dev/null; then
+        echo "symbols.sh: $lib does not export $want" >&2
+        status=1
+    fi
+done
 [ $status -eq 0 ] && echo "symbols.sh: $(printf '%s\n' "$names" | grep -c .) symbols, all public"
 exit $status

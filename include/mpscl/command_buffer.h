@@ -62,9 +62,11 @@ MPSCL_API mpscl_status mpscl_command_buffer_wait_until_completed(mpscl_command_b
  * reports ERROR. */
 MPSCL_API mpscl_command_buffer_state mpscl_command_buffer_status(const mpscl_command_buffer *cb);
 /* MTLCommandBuffer's GPUStartTime / GPUEndTime: device timestamps in seconds of the start of the
- * first kernel and the end of the last kernel encoded, once the buffer COMPLETED; 0 before, on
- * error, with no kernel encoded, with MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, or on a caller's
- * queue without CL_QUEUE_PROFILING_ENABLE.
+ * first command and the end of the last command encoded, once the buffer COMPLETED. As in Metal,
+ * where they span the whole buffer, commands are kernels and encoded copies alike, and the
+ * hand-over of memory of objects over host memory (matrix.h). 0 before, on error, with nothing
+ * encoded, with MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, or on a caller's queue without
+ * CL_QUEUE_PROFILING_ENABLE.
  * Only the difference of the two is meaningful. */
 MPSCL_API double mpscl_command_buffer_gpu_start_time(const mpscl_command_buffer *cb);
 MPSCL_API double mpscl_command_buffer_gpu_end_time(const mpscl_command_buffer *cb);

@@ -4,12 +4,14 @@
  * Vector layout: element (v, i) at offset + v * vector_bytes + i * element size.
  * Host layout of write/read: matrices packed one after another, each rows * host_row_bytes bytes
  * (vectors: packed, length elements each).
- * Thread safety: retain/release and getters from any thread. Reads and writes are blocking and
- * use the device's transfer queue: they are ordered after work of a command buffer only once that
- * buffer has been waited on. */
+ * Thread safety: retain/release and getters from any thread. mpscl_matrix_write/read (and the
+ * vector ones) are blocking and use the device's transfer queue: they are ordered after work of a
+ * command buffer only once that buffer has been waited on. The _encode_ copies are commands of a
+ * command buffer, ordered with its other commands. */
 #ifndef MPSCL_MATRIX_H
 #define MPSCL_MATRIX_H
 
+#include <mpscl/command_buffer.h>
 #include <mpscl/device.h>
 
 #ifdef __cplusplus
@@ -50,6 +52,45 @@ MPSCL_API mpscl_status mpscl_matrix_create_with_buffer(mpscl_device *d, cl_mem b
 MPSCL_API mpscl_status mpscl_matrix_write(mpscl_matrix *m, const void *host, size_t host_row_bytes);
 MPSCL_API mpscl_status mpscl_matrix_read(const mpscl_matrix *m, void *host, size_t host_row_bytes);
 
+/* The same copies as commands of cb (the same host layout and refusals), enqueued at once without
+ * waiting, and run in encode order with cb's other commands: a write encoded before a kernel is
+ * what the kernel reads, a read encoded after it returns what it wrote. They complete, and their
+ * errors are reported, at mpscl_command_buffer_wait_until_completed; m is retained until then.
+ * host must stay valid and must not be written by the host (encode_write) or read or written by
+ * it (encode_read) until that wait returns. A NULL m is MPSCL_ERROR_INVALID_ARGUMENT; cb NULL,
+ * committed, or of another device is refused as a kernel encode refuses it
+ * (MPSCL_ERROR_INVALID_ARGUMENT, _INVALID_STATE, _DEVICE_MISMATCH). A refused call enqueues
+ * nothing. */
+MPSCL_API mpscl_status mpscl_matrix_encode_write(mpscl_matrix *m, mpscl_command_buffer *cb,
+                                                 const void *host, size_t host_row_bytes);
+MPSCL_API mpscl_status mpscl_matrix_encode_read(const mpscl_matrix *m, mpscl_command_buffer *cb,
+                                                void *host, size_t host_row_bytes);
+
+/* A matrix over the caller's memory `host`, laid out as the descriptor says (element (b, row, col)
+ * at host + b * matrix_bytes + row * row_bytes + col * element size; the same descriptor rules as
+ * mpscl_matrix_create), instead of a buffer of the library's. host must hold
+ * (matrices-1)*matrix_bytes + (rows-1)*row_bytes + columns*size bytes and be aligned to the
+ * element size (else, or NULL, MPSCL_ERROR_INVALID_ARGUMENT; nothing is kept).
+ * - Zero copy: on a device that shares the host's memory (CL_DEVICE_HOST_UNIFIED_MEMORY: CPUs,
+ *   integrated GPUs) the driver works in place; most need host aligned to
+ *   CL_DEVICE_MEM_BASE_ADDR_ALIGN (128 bytes on PoCL), some a page (4096) and a size that is a
+ *   multiple of 64 bytes. Otherwise, and on a device with memory of its own, the driver keeps a
+ *   copy, which the library keeps in step at the points below: the same results, with copies.
+ * - Lifetime: host must stay valid until the matrix is released and every command buffer that
+ *   used it has completed (its wait returned, or its last release).
+ * - Host access: what the host wrote before an encode (of a kernel or a copy) is what that
+ *   encode's commands see. From the first encode into a command buffer until that buffer's
+ *   mpscl_command_buffer_wait_until_completed returns, the host must neither read nor write the
+ *   memory. When the wait returns, what the buffer's commands wrote is in host memory. A buffer
+ *   released without a commit leaves it there too, once its release returns.
+ * - Sharing: several command buffers in flight may use the matrix only if none of them writes
+ *   it, as with any matrix; objects over host memory must not overlap each other.
+ * mpscl_matrix_buffer returns a buffer over the memory (offset 0); the blocking
+ * mpscl_matrix_write/read work too and leave host memory current when they return. */
+MPSCL_API mpscl_status mpscl_matrix_create_with_host_memory(mpscl_device *d, void *host,
+                                                            const mpscl_matrix_descriptor *desc,
+                                                            mpscl_matrix **out);
+
 MPSCL_API size_t mpscl_matrix_rows(const mpscl_matrix *m);
 MPSCL_API size_t mpscl_matrix_columns(const mpscl_matrix *m);
 MPSCL_API size_t mpscl_matrix_matrices(const mpscl_matrix *m);
@@ -84,6 +125,14 @@ MPSCL_API mpscl_status mpscl_vector_create_with_buffer(mpscl_device *d, cl_mem b
                                                        mpscl_vector **out);
 MPSCL_API mpscl_status mpscl_vector_write(mpscl_vector *v, const void *host);
 MPSCL_API mpscl_status mpscl_vector_read(const mpscl_vector *v, void *host);
+MPSCL_API mpscl_status mpscl_vector_encode_write(mpscl_vector *v, mpscl_command_buffer *cb,
+                                                 const void *host);
+MPSCL_API mpscl_status mpscl_vector_encode_read(const mpscl_vector *v, mpscl_command_buffer *cb,
+                                                void *host);
+/* host holds (vectors-1)*vector_bytes + length*size bytes. */
+MPSCL_API mpscl_status mpscl_vector_create_with_host_memory(mpscl_device *d, void *host,
+                                                            const mpscl_vector_descriptor *desc,
+                                                            mpscl_vector **out);
 
 MPSCL_API size_t mpscl_vector_length(const mpscl_vector *v);
 MPSCL_API size_t mpscl_vector_vectors(const mpscl_vector *v);
