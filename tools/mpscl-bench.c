@@ -27,7 +27,7 @@ typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
 typedef struct options {
     const char *device, *shapes, *neuron_text, *dtype_text;
     mpscl_data_type dtype;
-    int forward, gradient, iterations, stats;
+    int forward, gradient, step, iterations, stats;
     output_kind out;
     mpscl_neuron_type neuron;
     float na, nb, nc;
@@ -50,11 +50,15 @@ usage(int rc)
     fprintf(rc ? stderr : stdout,
             "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
             "                   [--neuron NAME[:a:b:c]]\n"
-            "                   [--op gradient|forward|both] [--no-statistics] [--iterations K]\n"
+            "                   [--op gradient|forward|both|step] [--no-statistics]\n"
+            "                   [--iterations K]\n"
             "                   [--csv|--json]\n"
             "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
             "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
-            "  unless --no-statistics.\n");
+            "  unless --no-statistics. --op step times a training step end to end: write x and\n"
+            "  dy, forward with batch and running statistics, gradient, read dx, dgamma and\n"
+            "  dbeta; once with transfers encoded into the step's command buffer, once with\n"
+            "  blocking transfers around it.\n");
     return rc;
 }
 
@@ -194,6 +198,7 @@ operands_make(mpscl_device *d, mpscl_data_type t, size_t n, size_t c, operands *
 
 typedef struct kernels {
     mpscl_matrix_batch_normalization *fwd;
+    mpscl_matrix_batch_normalization *fwd_stats;   /* the training step's: statistics on */
     mpscl_matrix_batch_normalization_gradient *grad;
 } kernels;
 
@@ -309,6 +314,168 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
     }
 }
 
+/* ---- a training step end to end ---- */
+
+/* What a step moves between host and device, beside the operands of operands_make. */
+typedef struct step_io {
+    mpscl_matrix *y;
+    mpscl_vector *run_mean, *run_var;
+    unsigned char *x, *dy, *dx;
+    float *dgamma, *dbeta;
+    size_t row_bytes;
+} step_io;
+
+static void
+step_io_release(step_io *io)
+{
+    mpscl_matrix_release(io->y);
+    mpscl_vector_release(io->run_mean);
+    mpscl_vector_release(io->run_var);
+    free(io->x);
+    free(io->dy);
+    free(io->dx);
+    free(io->dgamma);
+    free(io->dbeta);
+    memset(io, 0, sizeof *io);
+}
+
+static int
+step_io_make(mpscl_device *d, const operands *o, step_io *io)
+{
+    mpscl_data_type t = mpscl_matrix_data_type(o->x);
+    size_t n = mpscl_matrix_rows(o->x), c = mpscl_matrix_columns(o->x);
+    size_t es = mpscl_data_type_size(t);
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(n, c, mpscl_matrix_row_bytes(o->x), t);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(c, MPSCL_DATA_TYPE_FLOAT32);
+    int ok;
+
+    memset(io, 0, sizeof *io);
+    io->row_bytes = c * es;
+    io->x = malloc(n * c * es);
+    io->dy = malloc(n * c * es);
+    io->dx = malloc(n * c * es);
+    io->dgamma = calloc(c, sizeof(float));
+    io->dbeta = calloc(c, sizeof(float));
+    ok = io->x != NULL && io->dy != NULL && io->dx != NULL && io->dgamma != NULL &&
+         io->dbeta != NULL;
+    ok = ok && !tool_check(mpscl_matrix_create(d, &md, &io->y), "matrix", PROG) &&
+         !tool_check(mpscl_vector_create(d, &vd, &io->run_mean), "vector", PROG) &&
+         !tool_check(mpscl_vector_create(d, &vd, &io->run_var), "vector", PROG) &&
+         !tool_check(mpscl_matrix_read(o->x, io->x, io->row_bytes), "read", PROG) &&
+         !tool_check(mpscl_matrix_read(o->dy, io->dy, io->row_bytes), "read", PROG) &&
+         !tool_check(mpscl_vector_read(o->gamma, io->dgamma), "read", PROG) &&
+         !tool_check(mpscl_vector_write(io->run_mean, io->dgamma), "write", PROG) &&
+         !tool_check(mpscl_vector_write(io->run_var, io->dgamma), "write", PROG);
+    if (!ok)
+        step_io_release(io);
+    return ok ? 0 : 1;
+}
+
+/* The step's kernels into cb: forward with batch and running statistics, then the gradient. */
+static mpscl_status
+encode_step_kernels(const kernels *k, mpscl_command_buffer *cb, const operands *o,
+                    const step_io *io)
+{
+    mpscl_status s = mpscl_matrix_batch_normalization_encode_with_running_statistics(
+        k->fwd_stats, cb, o->x, o->mean, o->var, o->gamma, o->beta, io->y, io->run_mean,
+        io->run_var);
+    return s != MPSCL_SUCCESS ? s : encode(k, 1, cb, o);
+}
+
+/* One step, wall clock: transfers encoded into the step's command buffer (one wait), or blocking
+ * transfers before and after it. */
+static int
+step_once(mpscl_device *d, const kernels *k, const operands *o, step_io *io, int encoded,
+          double *wall)
+{
+    mpscl_command_buffer *cb = NULL;
+    double t0 = tool_now();
+    int rc;
+
+    if (encoded)
+        rc = tool_check(mpscl_command_buffer_create_with_options(
+                            d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, &cb), "command buffer", PROG) ||
+             tool_check(mpscl_matrix_encode_write(o->x, cb, io->x, io->row_bytes), "write", PROG) ||
+             tool_check(mpscl_matrix_encode_write(o->dy, cb, io->dy, io->row_bytes), "write", PROG) ||
+             tool_check(encode_step_kernels(k, cb, o, io), "encode", PROG) ||
+             tool_check(mpscl_matrix_encode_read(o->out, cb, io->dx, io->row_bytes), "read", PROG) ||
+             tool_check(mpscl_vector_encode_read(o->dgamma, cb, io->dgamma), "read", PROG) ||
+             tool_check(mpscl_vector_encode_read(o->dbeta, cb, io->dbeta), "read", PROG) ||
+             tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
+             tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG);
+    else
+        rc = tool_check(mpscl_matrix_write(o->x, io->x, io->row_bytes), "write", PROG) ||
+             tool_check(mpscl_matrix_write(o->dy, io->dy, io->row_bytes), "write", PROG) ||
+             tool_check(mpscl_command_buffer_create_with_options(
+                            d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, &cb), "command buffer", PROG) ||
+             tool_check(encode_step_kernels(k, cb, o, io), "encode", PROG) ||
+             tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
+             tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG) ||
+             tool_check(mpscl_matrix_read(o->out, io->dx, io->row_bytes), "read", PROG) ||
+             tool_check(mpscl_vector_read(o->dgamma, io->dgamma), "read", PROG) ||
+             tool_check(mpscl_vector_read(o->dbeta, io->dbeta), "read", PROG);
+    *wall = tool_now() - t0;
+    mpscl_command_buffer_release(cb);
+    return rc;
+}
+
+/* Median and best step times, encoded and blocking, run in alternating blocks of ten so that a
+ * change in machine load falls on both. */
+static int
+measure_step(mpscl_device *d, const kernels *k, const operands *o, int iterations,
+             double med[2], double best[2])
+{
+    double *t[2] = {calloc((size_t)iterations, sizeof(double)),
+                    calloc((size_t)iterations, sizeof(double))};
+    step_io io;
+    int rc = t[0] == NULL || t[1] == NULL || step_io_make(d, o, &io);
+
+    for (int i = 0; i < 3 && rc == 0; i++)
+        for (int e = 0; e < 2 && rc == 0; e++)
+            rc = step_once(d, k, o, &io, e, &(double){0});
+    for (int block = 0; block < iterations && rc == 0; block += 10)
+        for (int e = 0; e < 2 && rc == 0; e++)
+            for (int i = block; i < iterations && i < block + 10 && rc == 0; i++)
+                rc = step_once(d, k, o, &io, e, &t[e][i]);
+    for (int e = 0; e < 2 && rc == 0; e++) {
+        tool_sort(t[e], iterations);
+        med[e] = t[e][iterations / 2];
+        best[e] = t[e][0];
+    }
+    if (t[0] != NULL && t[1] != NULL)
+        step_io_release(&io);
+    free(t[0]);
+    free(t[1]);
+    return rc;
+}
+
+static void
+print_step(const options *opt, size_t n, size_t c, const double med[2], const double best[2],
+           int first)
+{
+    /* [0] blocking, [1] encoded */
+    if (opt->out == OUT_CSV) {
+        if (first)
+            printf("op,rows,columns,dtype,encoded_median_us,encoded_min_us,blocking_median_us,"
+                   "blocking_min_us,speedup\n");
+        printf("step,%zu,%zu,%s,%.2f,%.2f,%.2f,%.2f,%.2f\n", n, c, opt->dtype_text, med[1] * 1e6,
+               best[1] * 1e6, med[0] * 1e6, best[0] * 1e6, med[0] / med[1]);
+    } else if (opt->out == OUT_JSON) {
+        printf("%s  {\"op\": \"step\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"%s\", "
+               "\"encoded_median_us\": %.2f, \"encoded_min_us\": %.2f, "
+               "\"blocking_median_us\": %.2f, \"blocking_min_us\": %.2f, \"speedup\": %.2f}",
+               first ? "" : ",\n", n, c, opt->dtype_text, med[1] * 1e6, best[1] * 1e6,
+               med[0] * 1e6, best[0] * 1e6, med[0] / med[1]);
+    } else {
+        if (first)
+            printf("%-9s %-14s %-6s %14s %14s %14s %14s %8s\n", "op", "shape", "dtype",
+                   "encoded med", "encoded min", "blocking med", "blocking min", "speedup");
+        printf("%-9s %7zux%-6zu %-6s %11.1f us %11.1f us %11.1f us %11.1f us %7.2fx\n", "step", n,
+               c, opt->dtype_text, med[1] * 1e6, best[1] * 1e6, med[0] * 1e6, best[0] * 1e6,
+               med[0] / med[1]);
+    }
+}
+
 static int
 parse_dtype(const char *text, mpscl_data_type *t)
 {
@@ -361,6 +528,8 @@ parse(int argc, char **argv, options *o)
             o->gradient = 0, o->forward = 1;
         else if (strcmp(a, "--op") == 0 && strcmp(v, "both") == 0 && ++i)
             o->gradient = 1, o->forward = 1;
+        else if (strcmp(a, "--op") == 0 && strcmp(v, "step") == 0 && ++i)
+            o->gradient = 0, o->forward = 0, o->step = 1;
         else
             return usage(2);
     }
@@ -372,7 +541,7 @@ main(int argc, char **argv)
 {
     options opt;
     mpscl_device *d;
-    kernels k = {NULL, NULL};
+    kernels k = {NULL, NULL, NULL};
     double bw;
     int rc, first = 1;
     const char *p;
@@ -384,6 +553,8 @@ main(int argc, char **argv)
     rc = tool_check(mpscl_matrix_batch_normalization_create(d, &k.fwd), "kernel", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_gradient_create(d, &k.grad), "kernel", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(k.fwd, opt.stats), "property", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_copy(k.fwd, NULL, &k.fwd_stats), "kernel", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(k.fwd_stats, 1), "property", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_set_neuron_type(k.fwd, opt.neuron, opt.na, opt.nb, opt.nc), "neuron", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_gradient_set_neuron_type(k.grad, opt.neuron, opt.na, opt.nb, opt.nc), "neuron", PROG);
     bw = copy_bandwidth(d);
@@ -415,11 +586,18 @@ main(int argc, char **argv)
                 print_result(&opt, &r, bw, first);
             first = 0;
         }
+        if (rc == 0 && opt.step) {
+            double med[2], best[2];
+            if ((rc = measure_step(d, &k, &o, opt.iterations, med, best)) == 0)
+                print_step(&opt, n, c, med, best, first);
+            first = 0;
+        }
         operands_release(&o);
     }
     if (opt.out == OUT_JSON)
         printf("\n]}\n");
     mpscl_matrix_batch_normalization_release(k.fwd);
+    mpscl_matrix_batch_normalization_release(k.fwd_stats);
     mpscl_matrix_batch_normalization_gradient_release(k.grad);
     mpscl_device_release(d);
     return rc;
