@@ -28,7 +28,11 @@
  * variance, and leaves the rounded statistics apply uses in the stats (+1: 2 chunks + 2); apply
  * waits for that. Scratch: [tile][chunk][slot][pw] partials, then [tile][2][pw] stats of pass 1
  * and [tile][2][pw] of pass 2. Every
- * read of x happens before any write of y to the same columns, so in place still holds. */
+ * read of x happens before any write of y to the same columns, so in place still holds.
+ *
+ * Running statistics (running_mean given, only with compute_statistics): in every layout, the
+ * one item that writes a column's mean and variance also updates its running mean and variance
+ * (update_running), so each running element is read and written once, by one item. */
 
 #define FORWARD_INPUT_ARGS                                                                    \
     __global const data_t *x, ulong x_off, ulong x_rs, ulong x_ms,                            \
@@ -43,11 +47,14 @@
     __global const gamma_t *gamma, ulong gamma_off, ulong gamma_vs,                           \
     __global const beta_t *beta, ulong beta_off, ulong beta_vs,                               \
     __global data_t *y, ulong y_off, ulong y_rs, ulong y_ms,                                  \
-    float eps, uint compute_statistics, float na, float nb, float nc
+    __global running_mean_t *running_mean, ulong running_mean_off, ulong running_mean_vs,     \
+    __global running_var_t *running_var, ulong running_var_off, ulong running_var_vs,         \
+    float eps, uint compute_statistics, float momentum, float na, float nb, float nc
 
 #define FORWARD_OUTPUTS                                                                       \
     mean, mean_off, mean_vs, var, var_off, var_vs, gamma, gamma_off, gamma_vs, beta,          \
-    beta_off, beta_vs, y, y_off, y_rs, y_ms, eps, compute_statistics, na, nb, nc
+    beta_off, beta_vs, y, y_off, y_rs, y_ms, running_mean, running_mean_off, running_mean_vs, \
+    running_var, running_var_off, running_var_vs, eps, compute_statistics, momentum, na, nb, nc
 
 /* The shift of columns j .. j+VW-1 of matrix b: kept in scratch after the partials by
  * bn_forward_sum, for bn_forward_apply, which must not read x's first row: in place, other items
@@ -157,6 +164,29 @@ write_y(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong
     }
 }
 
+/* The running mean and variance of columns j .. j+VW-1 of matrix b, from the batch's mean bm and
+ * sum of squared deviations sqdev as the statistics passes keep them (real: fp32 beside fp16 and
+ * bf16 data), not as rounded to the mean and variance vectors: a running value averages many
+ * batches, and would keep every batch's rounding. The variance is the unbiased sqdev / (N - 1),
+ * as PyTorch and ONNX keep it; with one row it is undefined, and the running variance is left
+ * as it is. No-op without running vectors. */
+HELPER void
+update_running(FORWARD_OUTPUT_ARGS, uint n, uint j, ulong vb, realv bm, realv sqdev)
+{
+    real m = (real)momentum, keep = R(1.0) - m;
+
+    if (!running_mean)
+        return;
+    ulong rm = running_mean_off + vb * running_mean_vs + j;
+    realv r = LOADV_KIND(RUNNING_MEAN_KIND, running_mean, rm);
+    STOREV_KIND(RUNNING_MEAN_KIND, running_mean, rm, keep * r + m * bm);
+    if (n > 1) {
+        ulong rv = running_var_off + vb * running_var_vs + j;
+        realv v = LOADV_KIND(RUNNING_VAR_KIND, running_var, rv);
+        STOREV_KIND(RUNNING_VAR_KIND, running_var, rv, keep * v + m * (sqdev / (real)(n - 1)));
+    }
+}
+
 __kernel void
 bn_forward_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
 {
@@ -171,12 +201,14 @@ bn_forward_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
     if (j >= c)
         return;
     if (compute_statistics) {
-        mu = ROUNDV_KIND(MEAN_KIND, LOAD_PARTIALS(partials, shift_index(b, get_num_groups(1), c,
-                                                                          j)) + sum / (real)n);
+        realv bm = LOAD_PARTIALS(partials, shift_index(b, get_num_groups(1), c, j)) +
+                   sum / (real)n;
+        mu = ROUNDV_KIND(MEAN_KIND, bm);
         v = ROUNDV_KIND(VAR_KIND, sqdev / (real)n);
         if (chunk == 0 && get_local_id(1) == 0) {
             STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
             STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+            update_running(FORWARD_OUTPUTS, n, j, vb, bm, sqdev);
         }
     } else {
         mu = LOADV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
@@ -208,6 +240,7 @@ bn_forward_tile(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS)
     if (get_local_id(1) == 0) {
         STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
         STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+        update_running(FORWARD_OUTPUTS, n, j, vb, p + m, sqdev);
     }
     write_y(FORWARD_INPUTS, FORWARD_OUTPUTS, j, b, 0, n, mu, v);
 }
@@ -279,6 +312,7 @@ bn_forward_fused(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, volatile __global uint
         if (j < c) {
             STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, mu);
             STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+            update_running(FORWARD_OUTPUTS, n, j, vb, p + s / (real)n, t);
         }
         STORE_PARTIALS(stats2, 0, mu);
         STORE_PARTIALS(stats2, pw, v);
@@ -403,6 +437,8 @@ bn_forward_rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
             if (chunk == 0) {
                 STOREV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, m);
                 STOREV_KIND(VAR_KIND, var, var_off + vb * var_vs + j, v);
+                update_running(FORWARD_OUTPUTS, n, j, vb, shift + sum / (real)n,
+                               sqdev);
             }
         } else {
             m = LOADV_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);

@@ -159,7 +159,7 @@ mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output)
 static int
 is_output(const mpscl__bn_kernel *k, const mpscl__bn_operand_spec *o)
 {
-    return o->direction == MPSCL__BN_OUT ||
+    return o->direction == MPSCL__BN_OUT || o->direction == MPSCL__BN_UPDATE_WITH_STATISTICS ||
            (o->direction == MPSCL__BN_OUT_WITH_STATISTICS && k->compute_statistics);
 }
 
@@ -195,7 +195,8 @@ clip_region(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, const void *c
 }
 
 /* Every check that can refuse the call, in the order a user would fix them: the buffer, each
- * operand's presence and device, the data types, the region, then whether the outputs hold it. */
+ * operand's presence and device, whether the kernel's state allows the operands, the data
+ * types, the region, then whether the outputs hold it. */
 static mpscl_status
 validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
          const void *const *objects, mpscl__bn_plan *p)
@@ -224,6 +225,13 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
                                             e->operands[i].name)) != MPSCL_SUCCESS)
                 return s;
         }
+    for (size_t i = 0; i < e->count; i++)
+        if (e->operands[i].direction == MPSCL__BN_UPDATE_WITH_STATISTICS &&
+            objects[i] != NULL && !k->compute_statistics)
+            return mpscl__fail(MPSCL_ERROR_INVALID_STATE, CL_SUCCESS,
+                               "%s: %s is updated from the batch statistics, which "
+                               "compute_statistics off does not compute: turn it on", e->fn,
+                               e->operands[i].name);
     if ((s = mpscl__bn_check_types(k, mats, mnames, nm, vecs, vnames, nv, e->fn)) !=
         MPSCL_SUCCESS)
         return s;

@@ -1,6 +1,7 @@
 /* mpscl_matrix_batch_normalization: MPSMatrixBatchNormalization. Validation, then either the
  * apply kernel alone, or the statistics passes (sum, squared deviations) followed by apply, of
- * cl/bn_forward.cl. */
+ * cl/bn_forward.cl; with running vectors, the pass that writes the statistics also updates
+ * them. */
 #include "config.h"
 
 #include <stdint.h>
@@ -37,8 +38,21 @@ mpscl_matrix_batch_normalization_set_compute_statistics(mpscl_matrix_batch_norma
     return MPSCL_SUCCESS;
 }
 
+float
+mpscl_matrix_batch_normalization_momentum(const mpscl_matrix_batch_normalization *k)
+{
+    return k ? k->base.momentum : 0.0f;
+}
+
+mpscl_status
+mpscl_matrix_batch_normalization_set_momentum(mpscl_matrix_batch_normalization *k, float momentum)
+{
+    MPSCL__BN_NULL_CHECK(k, "matrix_batch_normalization_set_momentum");
+    return mpscl__bn_set_momentum(&k->base, momentum);
+}
+
 /* Operand order in ops[] and in bn_forward_apply's argument list. */
-enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_COUNT };
+enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_RUNNING_MEAN, OP_RUNNING_VAR, OP_COUNT };
 enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_ROWS_SUM, K_ROWS_SQDEV, K_ROWS_APPLY, K_COUNT };
 
 static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
@@ -76,10 +90,11 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         mpscl__bn_arg_geometry(&a, p);
         if (kr != K_SUM && kr != K_SQDEV && kr != K_ROWS_SUM && kr != K_ROWS_SQDEV) {
             /* FORWARD_OUTPUT_ARGS */
-            for (size_t i = OP_MEAN; i <= OP_Y; i++)
+            for (size_t i = OP_MEAN; i <= OP_RUNNING_VAR; i++)
                 mpscl__bn_arg_operand(&a, &ops[i]);
             mpscl__bn_arg(&a, sizeof k->epsilon, &k->epsilon);
             mpscl__bn_arg(&a, sizeof stats, &stats);
+            mpscl__bn_arg(&a, sizeof k->momentum, &k->momentum);
             mpscl__bn_arg(&a, sizeof k->neuron_a, &k->neuron_a);
             mpscl__bn_arg(&a, sizeof k->neuron_b, &k->neuron_b);
             mpscl__bn_arg(&a, sizeof k->neuron_c, &k->neuron_c);
@@ -92,19 +107,47 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     return err;
 }
 
-static const mpscl__bn_operand_spec operands[OP_COUNT] = {
-    [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE},
-    [OP_MEAN] = {"mean", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},
-    [OP_VAR] = {"variance", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},
-    [OP_GAMMA] = {"gamma", 0, 0, MPSCL__BN_IN, 0},
-    [OP_BETA] = {"beta", 0, 0, MPSCL__BN_IN, 0},
-    [OP_Y] = {"result", 1, 1, MPSCL__BN_OUT, MPSCL__ORIGIN_RESULT},
-};
+/* The two encodes differ only in whether the running vectors are required: the plain encode is
+ * the running one without them (the kernels skip the update for a NULL running mean). */
+#define FORWARD_OPERANDS(running)                                                              \
+    {                                                                                          \
+        [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE},                          \
+        [OP_MEAN] = {"mean", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},                          \
+        [OP_VAR] = {"variance", 0, 1, MPSCL__BN_OUT_WITH_STATISTICS, 0},                       \
+        [OP_GAMMA] = {"gamma", 0, 0, MPSCL__BN_IN, 0},                                         \
+        [OP_BETA] = {"beta", 0, 0, MPSCL__BN_IN, 0},                                           \
+        [OP_Y] = {"result", 1, 1, MPSCL__BN_OUT, MPSCL__ORIGIN_RESULT},                        \
+        [OP_RUNNING_MEAN] = {"running_mean", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0}, \
+        [OP_RUNNING_VAR] = {"running_variance", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0}, \
+    }
+
+static const mpscl__bn_operand_spec operands[OP_COUNT] = FORWARD_OPERANDS(0);
+static const mpscl__bn_operand_spec running_operands[OP_COUNT] = FORWARD_OPERANDS(1);
 
 static const mpscl__bn_encoder encoder = {
     "matrix_batch_normalization_encode", operands, OP_COUNT, kernel_names, K_COUNT,
     plan_kernels, set_args,
 };
+
+static const mpscl__bn_encoder running_encoder = {
+    "matrix_batch_normalization_encode_with_running_statistics", running_operands, OP_COUNT,
+    kernel_names, K_COUNT, plan_kernels, set_args,
+};
+
+static mpscl_status
+encode(const mpscl__bn_encoder *e, mpscl_matrix_batch_normalization *kernel,
+       mpscl_command_buffer *cb, const mpscl_matrix *input, mpscl_vector *mean,
+       mpscl_vector *variance, const mpscl_vector *gamma, const mpscl_vector *beta,
+       mpscl_matrix *result, mpscl_vector *running_mean, mpscl_vector *running_variance)
+{
+    const void *objects[OP_COUNT] = {
+        [OP_X] = input, [OP_MEAN] = mean, [OP_VAR] = variance,
+        [OP_GAMMA] = gamma, [OP_BETA] = beta, [OP_Y] = result,
+        [OP_RUNNING_MEAN] = running_mean, [OP_RUNNING_VAR] = running_variance,
+    };
+
+    return mpscl__bn_encode(kernel != NULL ? &kernel->base : NULL, cb, e, objects);
+}
 
 mpscl_status
 mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel,
@@ -113,10 +156,16 @@ mpscl_matrix_batch_normalization_encode(mpscl_matrix_batch_normalization *kernel
                                         const mpscl_vector *gamma, const mpscl_vector *beta,
                                         mpscl_matrix *result)
 {
-    const void *objects[OP_COUNT] = {
-        [OP_X] = input, [OP_MEAN] = mean, [OP_VAR] = variance,
-        [OP_GAMMA] = gamma, [OP_BETA] = beta, [OP_Y] = result,
-    };
+    return encode(&encoder, kernel, cb, input, mean, variance, gamma, beta, result, NULL, NULL);
+}
 
-    return mpscl__bn_encode(kernel != NULL ? &kernel->base : NULL, cb, &encoder, objects);
+mpscl_status
+mpscl_matrix_batch_normalization_encode_with_running_statistics(
+    mpscl_matrix_batch_normalization *kernel, mpscl_command_buffer *cb,
+    const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result,
+    mpscl_vector *running_mean, mpscl_vector *running_variance)
+{
+    return encode(&running_encoder, kernel, cb, input, mean, variance, gamma, beta, result,
+                  running_mean, running_variance);
 }

@@ -130,6 +130,18 @@ mpscl__bn_set_epsilon(mpscl__bn_kernel *k, float e)
 }
 
 mpscl_status
+mpscl__bn_set_momentum(mpscl__bn_kernel *k, float m)
+{
+    /* !(m >= 0) also catches NaN. */
+    if (!isfinite(m) || !(m >= 0.0f) || m > 1.0f)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "set_momentum: momentum must be finite and in [0, 1], got %g",
+                           (double)m);
+    k->momentum = m;
+    return MPSCL_SUCCESS;
+}
+
+mpscl_status
 mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, float a, float b, float c)
 {
     if ((unsigned)t > MPSCL_NEURON_GELU)

@@ -77,6 +77,7 @@ mpscl_status mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl
 int mpscl__bn_kernel_unref(mpscl__bn_kernel *k);
 
 mpscl_status mpscl__bn_set_epsilon(mpscl__bn_kernel *k, float e);
+mpscl_status mpscl__bn_set_momentum(mpscl__bn_kernel *k, float m);
 mpscl_status mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, float a, float b,
                                   float c);
 mpscl_status mpscl__bn_set_origin(mpscl__bn_kernel *k, int slot, mpscl_origin o);
@@ -89,12 +90,14 @@ mpscl_status mpscl__bn_check_aliasing(const mpscl__bn_operand *ops, size_t nops,
 
 /* ---- the shared encode path (bn_encode.c) ---- */
 
-/* Whether an operand is read, written, or written only with compute_statistics (the forward's
- * mean and variance). */
+/* Whether an operand is read, written, written only with compute_statistics (the forward's
+ * mean and variance), or read and written from the batch statistics, so given only with
+ * compute_statistics (the forward's running mean and variance: an output for aliasing). */
 typedef enum mpscl__bn_direction {
     MPSCL__BN_IN,
     MPSCL__BN_OUT,
-    MPSCL__BN_OUT_WITH_STATISTICS
+    MPSCL__BN_OUT_WITH_STATISTICS,
+    MPSCL__BN_UPDATE_WITH_STATISTICS
 } mpscl__bn_direction;
 
 /* One operand of an encode, described once: its name in messages, matrix or vector, whether it

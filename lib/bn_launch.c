@@ -58,12 +58,15 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     mpscl_status s;
 
     *wait = NULL;
-    /* Every specialisation is a -D, so the program key (family, options) names it exactly. */
+    /* Every specialisation is a -D, so the program key (family, options) names it exactly. The
+     * fifth and sixth vectors are each family's own (bn_plan.h, vector_types). */
     snprintf(options, sizeof options,
              "-cl-std=CL1.2 -DNEURON=%d -DDATA_KIND=%d -DMEAN_KIND=%d -DVAR_KIND=%d "
-             "-DGAMMA_KIND=%d -DBETA_KIND=%d -DDGAMMA_KIND=%d -DDBETA_KIND=%d -DVW=%d",
-             (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3], (int)v[4],
-             (int)v[5], (int)mpscl__bn_plan_vector_width(&in, p->c));
+             "-DGAMMA_KIND=%d -DBETA_KIND=%d -D%s=%d -D%s=%d -DVW=%d",
+             (int)k->neuron, (int)p->type, (int)v[0], (int)v[1], (int)v[2], (int)v[3],
+             k->is_gradient ? "DGAMMA_KIND" : "RUNNING_MEAN_KIND", (int)v[4],
+             k->is_gradient ? "DBETA_KIND" : "RUNNING_VAR_KIND", (int)v[5],
+             (int)mpscl__bn_plan_vector_width(&in, p->c));
     /* Only where set, so the training-mode programs (and their cached binaries) keep their key. */
     if (k->frozen_statistics)
         strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);

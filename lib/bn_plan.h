@@ -70,7 +70,9 @@ typedef struct mpscl__bn_plan {
     size_t n, c;                  /* rows and columns of the region */
     size_t batch_first, batches;  /* matrices batch_first .. + batches - 1 */
     mpscl_data_type type;         /* of the matrices */
-    mpscl_data_type vector_types[6];  /* mean, variance, gamma, beta, dgamma, dbeta (f32 if absent) */
+    /* The vectors' types in operand order (f32 if absent): mean, variance, gamma, beta, then
+     * the gradient's dgamma and dbeta or the forward's running mean and running variance. */
+    mpscl_data_type vector_types[6];
     /* launch */
     size_t vw;                    /* columns per work-item: 8, 4 (C a multiple of it) or 1 */
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */

@@ -29,7 +29,7 @@ extern "C" {
 typedef struct mpscl_matrix_batch_normalization mpscl_matrix_batch_normalization;
 
 /* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, compute_statistics 0. */
+ * batch_size SIZE_MAX, label NULL, compute_statistics 0, momentum 0.1. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create(mpscl_device *d,
     mpscl_matrix_batch_normalization **out);
 /* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
@@ -91,6 +91,12 @@ MPSCL_API int mpscl_matrix_batch_normalization_compute_statistics(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_compute_statistics(
     mpscl_matrix_batch_normalization *k, int compute);
+/* An mpscl extension (MPS has none): the weight of the batch in the running statistics of
+ * _encode_with_running_statistics. Default 0.1 (PyTorch's); finite and 0 <= momentum <= 1, else
+ * MPSCL_ERROR_INVALID_ARGUMENT. 0 keeps the running values, 1 replaces them. */
+MPSCL_API float mpscl_matrix_batch_normalization_momentum(const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_momentum(
+    mpscl_matrix_batch_normalization *k, float momentum);
 
 /* Enqueues the forward into cb. input, mean, variance and result are required; gamma (NULL: ones)
  * and beta (NULL: zeros) are optional. With compute_statistics, mean and variance are outputs
@@ -100,6 +106,24 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode(
     mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb,
     const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
     const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result);
+
+/* An mpscl extension: _encode, then, in the same kernels, the running statistics a training loop
+ * keeps for inference, per processed column j (vector b for batch entry b, as the other vectors):
+ *   running_mean[j]     = (1 - momentum) running_mean[j]     + momentum mean[j]
+ *   running_variance[j] = (1 - momentum) running_variance[j] + momentum variance[j] N / (N - 1)
+ * with the batch's mean and variance as computed, before rounding to the mean and variance
+ * vectors' types, in their precision (fp32 beside fp16 and bf16 data, fp64 beside fp64); the
+ * running variance takes the unbiased variance, as PyTorch and ONNX do (the variance output stays
+ * the biased 1/N one). With N = 1 the running variance is left as it is; the running mean is
+ * still updated. Both running vectors are required, read and written, float32 or the matrices'
+ * type, and may not overlap any other operand (MPSCL_ERROR_INVALID_ARGUMENT). Without
+ * compute_statistics there are no batch statistics to update from: MPSCL_ERROR_INVALID_STATE.
+ * A refused call writes nothing; the same inputs give the same bits. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_with_running_statistics(
+    mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb,
+    const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result,
+    mpscl_vector *running_mean, mpscl_vector *running_variance);
 
 /* Serializes every property (not the device) into a new buffer in the versioned little-endian
  * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
