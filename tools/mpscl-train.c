@@ -261,6 +261,7 @@ net_make(mpscl_device *d, const options *o, net *n)
          tool_check(mpscl_matrix_batch_normalization_gradient_create(d, &n->bn_grad), "kernel", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_set_epsilon(n->bn, 1e-5f), "epsilon", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_gradient_set_epsilon(n->bn_grad, 1e-5f), "epsilon", PROG) ||
+         tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(n->bn, 1), "property", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_set_momentum(n->bn, o->momentum), "momentum", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_set_neuron_type(n->bn, MPSCL_NEURON_RELU, 0, 0, 0), "neuron", PROG) ||
          tool_check(mpscl_matrix_batch_normalization_gradient_set_neuron_type(n->bn_grad, MPSCL_NEURON_RELU, 0, 0, 0), "neuron", PROG);
@@ -481,7 +482,7 @@ main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < CLASSES * FEATURES; i++)
-        centres[i] = 2.0f * normal(&seed);
+        centres[i] = 0.6f * normal(&seed);
     make_data(train_x, train_y, TRAIN, &seed, centres);
     make_data(test_x, test_y, TEST, &seed, centres);
     if (tool_open_device(o.device, &d, PROG))
@@ -495,17 +496,20 @@ main(int argc, char **argv)
     for (int step = 0; rc == 0 && step < o.steps; step++) {
         int first = (step * o.batch) % (TRAIN - o.batch + 1);
         rc = train_step(&n, &o, train_x + (size_t)first * FEATURES, train_y + first, loss);
-        last_loss = mean_of(loss, o.batch);
+        double batch_loss = mean_of(loss, o.batch);
         if (step == 0)
-            first_loss = last_loss;
+            first_loss = batch_loss;
+        /* One batch's loss is noisy: the result is the mean over the last ten steps. */
+        if (step >= o.steps - 10)
+            last_loss += batch_loss / (o.steps < 10 ? o.steps : 10);
         if (!o.quiet && rc == 0 && (step % 25 == 0 || step == o.steps - 1))
-            printf("step %4d  loss %.4f\n", step, last_loss);
+            printf("step %4d  loss %.4f\n", step, batch_loss);
     }
     if (rc == 0) {
         double per_step = (tool_now() - t0) / o.steps;
         rc = evaluate(&n, test_x, test_y, TEST, &accuracy);
         if (rc == 0)
-            printf("loss %.4f -> %.4f, held-out accuracy %.1f %% (running statistics), "
+            printf("loss %.4f -> %.4f (last ten steps), held-out accuracy %.1f %% (running statistics), "
                    "%.1f us per step\n", first_loss, last_loss, 100.0 * accuracy, per_step * 1e6);
     }
     if (rc == 0 && !(last_loss < 0.25 * first_loss && accuracy >= 0.9)) {
