@@ -20,13 +20,14 @@
 #define MAGIC_1 'P'
 #define MAGIC_2 'B'
 #define MAGIC_3 'N'
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define KIND_FORWARD 1u
 #define KIND_GRADIENT 2u
 #define HEADER_BYTES 16u
 #define CHECKSUM_BYTES 4u
 
-/* Payload offsets of format version 1 (docs/FORMAT.md has the same table). */
+/* Payload offsets (docs/FORMAT.md has the same table). Version 2 adds P_KIND_FIELD before the
+ * label; version 1 has the label there, and the field's value is the default. */
 enum {
     P_EPSILON = 0,            /* u32: IEEE-754 binary32 bits */
     P_FEATURE_VECTORS = 4,    /* u64 */
@@ -41,8 +42,11 @@ enum {
     P_COMPUTE_STATS = 124,    /* u8: 0 or 1; always 0 for the gradient */
     P_LABEL_PRESENT = 125,    /* u8: 0 = NULL label, 1 = label of P_LABEL_LENGTH bytes */
     P_LABEL_LENGTH = 126,     /* u32, 0 when absent */
-    P_LABEL = 130,            /* the label's bytes, no NUL; the payload ends with them */
-    P_FIXED_BYTES = 130
+    P_FIXED_BYTES_V1 = 130,   /* version 1: the label's bytes follow */
+    P_KIND_FIELD = 130,       /* u32: forward: momentum (binary32 bits); gradient:
+                               * frozen_statistics, 0 or 1 */
+    P_LABEL = 134,            /* the label's bytes, no NUL; the payload ends with them */
+    P_FIXED_BYTES = 134
 };
 
 /* ---- little-endian primitives ---- */
@@ -167,6 +171,8 @@ serialize_kernel(const mpscl__bn_kernel *k, uint32_t kind, const char *fn, void 
     p[P_COMPUTE_STATS] = kind == KIND_FORWARD && k->compute_statistics ? 1 : 0;
     p[P_LABEL_PRESENT] = k->label != NULL ? 1 : 0;
     put_u32(p + P_LABEL_LENGTH, (uint32_t)label_len);
+    put_u32(p + P_KIND_FIELD, kind == KIND_FORWARD ? float_bits(k->momentum)
+                                                   : (uint32_t)(k->frozen_statistics != 0));
     if (label_len > 0)
         memcpy(p + P_LABEL, k->label, label_len);
     put_u32(p + payload, crc32_ieee(buf, HEADER_BYTES + payload));
@@ -204,6 +210,8 @@ typedef struct decoded {
     mpscl_origin origins[3];
     size_t batch_start, batch_size;
     int compute_statistics;
+    float momentum;           /* forward */
+    int frozen_statistics;    /* gradient */
     char *label;              /* owned; NULL for a NULL label */
 } decoded;
 
@@ -242,7 +250,7 @@ static mpscl_status
 decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, decoded *d)
 {
     const unsigned char *p;
-    uint32_t version, kind, payload, neuron, label_len;
+    uint32_t version, kind, payload, neuron, label_len, fixed;
     mpscl_status s;
     int is_gradient = want_kind == KIND_GRADIENT;
 
@@ -261,9 +269,10 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
         return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
                            "%s: format version %lu is newer than this library's %u", fn,
                            (unsigned long)version, FORMAT_VERSION);
-    if (version != FORMAT_VERSION)
+    if (version == 0)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: format version %lu does not exist", fn, (unsigned long)version);
+    fixed = version == 1 ? P_FIXED_BYTES_V1 : P_FIXED_BYTES;
     if (size < HEADER_BYTES)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: truncated: %zu bytes, the header has %u", fn, size, HEADER_BYTES);
@@ -289,10 +298,11 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
                            (unsigned long long)payload + HEADER_BYTES + CHECKSUM_BYTES);
     if (crc32_ieee(b, HEADER_BYTES + (size_t)payload) != get_u32(b + HEADER_BYTES + payload))
         return corrupt(fn, "checksum (CRC-32) does not match the contents");
-    if (payload < P_FIXED_BYTES)
+    if (payload < fixed)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
-                           "%s: payload length %lu is shorter than the %u fixed bytes", fn,
-                           (unsigned long)payload, (unsigned)P_FIXED_BYTES);
+                           "%s: payload length %lu is shorter than the %lu fixed bytes of "
+                           "version %lu", fn, (unsigned long)payload, (unsigned long)fixed,
+                           (unsigned long)version);
 
     p = b + HEADER_BYTES;
     d->epsilon = bits_float(get_u32(p + P_EPSILON));
@@ -344,21 +354,38 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
                            (unsigned)p[P_COMPUTE_STATS],
                            is_gradient ? "0 for a gradient" : "0 or 1");
     d->compute_statistics = p[P_COMPUTE_STATS];
+    /* Version 1 predates these properties: an archive of it means their defaults. */
+    d->momentum = 0.1f;
+    d->frozen_statistics = 0;
+    if (version >= 2 && !is_gradient) {
+        d->momentum = bits_float(get_u32(p + P_KIND_FIELD));
+        /* !(m >= 0) also catches NaN; -0.0 passes, as it does for set_momentum. */
+        if (!isfinite(d->momentum) || !(d->momentum >= 0.0f) || d->momentum > 1.0f)
+            return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
+                               "%s: momentum is %g, must be finite and in [0, 1]", fn,
+                               (double)d->momentum);
+    } else if (version >= 2) {
+        uint32_t frozen = get_u32(p + P_KIND_FIELD);
+        if (frozen > 1)
+            return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
+                               "%s: frozen_statistics is %lu, must be 0 or 1", fn,
+                               (unsigned long)frozen);
+        d->frozen_statistics = (int)frozen;
+    }
     if (p[P_LABEL_PRESENT] > 1)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: label presence flag is %u, must be 0 or 1", fn,
                            (unsigned)p[P_LABEL_PRESENT]);
     label_len = get_u32(p + P_LABEL_LENGTH);
-    if (label_len > payload - P_FIXED_BYTES)
+    if (label_len > payload - fixed)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: label length %lu runs past the payload's end (%lu bytes left)",
-                           fn, (unsigned long)label_len,
-                           (unsigned long)(payload - P_FIXED_BYTES));
-    if (label_len < payload - P_FIXED_BYTES)
+                           fn, (unsigned long)label_len, (unsigned long)(payload - fixed));
+    if (label_len < payload - fixed)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: label length %lu leaves %lu unused payload bytes", fn,
                            (unsigned long)label_len,
-                           (unsigned long)(payload - P_FIXED_BYTES - label_len));
+                           (unsigned long)(payload - fixed - label_len));
     if (p[P_LABEL_PRESENT] == 0) {
         if (label_len != 0)
             return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
@@ -366,13 +393,13 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
                                (unsigned long)label_len);
         return MPSCL_SUCCESS;
     }
-    if (memchr(p + P_LABEL, '\0', label_len) != NULL)
+    if (memchr(p + fixed, '\0', label_len) != NULL)
         return corrupt(fn, "label contains a NUL byte");
     if ((d->label = malloc((size_t)label_len + 1)) == NULL)
         return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS,
                            "%s: out of memory for a label of %lu bytes", fn,
                            (unsigned long)label_len);
-    memcpy(d->label, p + P_LABEL, label_len);
+    memcpy(d->label, p + fixed, label_len);
     d->label[label_len] = '\0';
     return MPSCL_SUCCESS;
 }
@@ -386,6 +413,7 @@ apply(mpscl__bn_kernel *k, decoded *d)
     mpscl_status s;
 
     if ((s = mpscl__bn_set_epsilon(k, d->epsilon)) != MPSCL_SUCCESS ||
+        (s = mpscl__bn_set_momentum(k, d->momentum)) != MPSCL_SUCCESS ||
         (s = mpscl__bn_set_neuron(k, d->neuron, d->neuron_a, d->neuron_b, d->neuron_c)) !=
             MPSCL_SUCCESS)
         return s;
@@ -397,6 +425,7 @@ apply(mpscl__bn_kernel *k, decoded *d)
     k->batch_start = d->batch_start;
     k->batch_size = d->batch_size;
     k->compute_statistics = d->compute_statistics;
+    k->frozen_statistics = d->frozen_statistics;
     free(k->label);
     k->label = d->label;
     d->label = NULL;

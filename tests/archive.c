@@ -47,7 +47,7 @@ size_t
 raw_encode(const raw *r, unsigned char *buf)
 {
     unsigned char *p = buf + HEADER;
-    size_t payload = FIXED + r->label_bytes;
+    size_t fixed = r->version == 1 ? FIXED_V1 : FIXED, payload = fixed + r->label_bytes;
 
     memcpy(buf, "MPBN", 4);
     le(buf + 4, r->version, 4);
@@ -66,7 +66,9 @@ raw_encode(const raw *r, unsigned char *buf)
     p[124] = r->stats;
     p[125] = r->label_present;
     le(p + 126, r->label_length, 4);
-    memcpy(p + 130, r->label, r->label_bytes);
+    if (r->version != 1)
+        le(p + 130, r->kind_field, 4);
+    memcpy(p + fixed, r->label, r->label_bytes);
     if (r->cut_payload != 0)
         payload = r->cut_payload;
     le(buf + 12, payload, 4);
@@ -82,16 +84,18 @@ props_default(props *p)
     memset(p, 0, sizeof *p);
     p->epsilon = FLT_MIN;
     p->vectors = p->channels = p->batch_size = SIZE_MAX;
+    p->momentum = 0.1f;
 }
 
 raw
 props_raw(const props *p, int gradient)
 {
-    raw r = {1, gradient ? KIND_GRADIENT : KIND_FORWARD, bits(p->epsilon), (uint32_t)p->neuron,
-             bits(p->a), bits(p->b), bits(p->c), u64_of_size(p->vectors),
+    raw r = {VERSION, gradient ? KIND_GRADIENT : KIND_FORWARD, bits(p->epsilon),
+             (uint32_t)p->neuron, bits(p->a), bits(p->b), bits(p->c), u64_of_size(p->vectors),
              u64_of_size(p->channels), {0}, u64_of_size(p->batch_start),
              u64_of_size(p->batch_size), (uint8_t)(gradient ? 0 : p->stats),
-             (uint8_t)p->has_label, 0, p->label, 0, 0};
+             (uint8_t)p->has_label, 0, gradient ? (uint32_t)p->frozen : bits(p->momentum),
+             p->label, 0, 0};
 
     for (int s = 0; s < 3; s++) {
         r.origins[3 * s] = u64_of_size(p->origins[s].x);
@@ -154,6 +158,13 @@ props_random(props *p, uint64_t *rng, int gradient)
     p->batch_start = rng_size(rng);
     p->batch_size = rng_size(rng);
     p->stats = gradient ? 0 : (int)(test_rng_next(rng) % 2);
+    if (!gradient)
+        switch (test_rng_next(rng) % 4) {
+        case 0: p->momentum = 0.1f; break;
+        case 1: p->momentum = (float)(test_rng_next(rng) % 2); break;    /* 0 or 1 */
+        case 2: p->momentum = -0.0f; break;
+        default: p->momentum = test_rng_uniform(rng, 0, 1); break;
+        }
     switch (test_rng_next(rng) % 3) {
     case 0: break;                               /* NULL */
     case 1: p->has_label = 1; break;             /* "" */
@@ -237,6 +248,7 @@ props_set(int gradient, void *k, const props *p)
         ASSERT_OK(F(set_batch_start)(k, p->batch_start));
         ASSERT_OK(F(set_batch_size)(k, p->batch_size));
         ASSERT_OK(F(set_compute_statistics)(k, p->stats));
+        ASSERT_OK(F(set_momentum)(k, p->momentum));
         ASSERT_OK(F(set_label)(k, label));
     }
 }
@@ -260,6 +272,7 @@ props_get(int gradient, const void *k, props *p)
         p->origins[2] = G(result_matrix_origin)(k);
         p->batch_start = G(batch_start)(k);
         p->batch_size = G(batch_size)(k);
+        p->momentum = 0.1f;      /* no such property on the gradient: props_default's */
         label = G(label)(k);
     } else {
         p->epsilon = F(epsilon)(k);
@@ -274,6 +287,7 @@ props_get(int gradient, const void *k, props *p)
         p->batch_start = F(batch_start)(k);
         p->batch_size = F(batch_size)(k);
         p->stats = F(compute_statistics)(k);
+        p->momentum = F(momentum)(k);
         label = F(label)(k);
     }
     if (label != NULL) {
@@ -301,6 +315,8 @@ props_assert_equal(const props *x, const props *y, const char *where)
     ck_assert_msg(x->batch_start == y->batch_start && x->batch_size == y->batch_size,
                   "%s: batch differs", where);
     ck_assert_msg(x->stats == y->stats, "%s: compute_statistics differs", where);
+    ck_assert_msg(bits(x->momentum) == bits(y->momentum), "%s: momentum %a != %a", where,
+                  (double)x->momentum, (double)y->momentum);
     ck_assert_msg(x->has_label == y->has_label && strcmp(x->label, y->label) == 0,
                   "%s: label differs", where);
 }

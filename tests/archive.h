@@ -10,7 +10,10 @@
 
 #include <mpscl/mpscl.h>
 
-enum { HEADER = 16, FIXED = 130, CHECKSUM = 4, LABEL_MAX = 300 };
+/* FIXED: the fixed payload of the current format version (2); FIXED_V1: of version 1, which has
+ * no kind field (momentum / frozen_statistics) before the label. */
+enum { HEADER = 16, FIXED = 134, FIXED_V1 = 130, CHECKSUM = 4, LABEL_MAX = 300 };
+enum { VERSION = 2 };
 
 enum { KIND_FORWARD = 1, KIND_GRADIENT = 2 };
 
@@ -21,6 +24,7 @@ typedef struct raw {
     uint64_t vectors, channels, origins[9], batch_start, batch_size;
     uint8_t stats, label_present;
     uint32_t label_length;        /* the length field */
+    uint32_t kind_field;          /* version 2: forward momentum bits, gradient frozen flag */
     const char *label;            /* label_bytes bytes written after the fixed part */
     size_t label_bytes;
     size_t cut_payload;           /* non-zero: the payload is cut to this many bytes */
@@ -34,6 +38,8 @@ typedef struct props {
     mpscl_origin origins[3];      /* source/primary, secondary (gradient only), result */
     size_t batch_start, batch_size;
     int stats;                    /* forward only */
+    float momentum;               /* forward only */
+    int frozen;                   /* gradient only; no public setter here: archives only */
     int has_label;
     char label[LABEL_MAX + 1];
 } props;
@@ -49,7 +55,9 @@ uint32_t crc32_ref(const unsigned char *p, size_t n);
 uint32_t bits(float f);
 /* SIZE_MAX as UINT64_MAX, other sizes unchanged. */
 uint64_t u64_of_size(size_t v);
-/* Writes r into buf (HEADER + FIXED + LABEL_MAX + CHECKSUM bytes); returns the archive's size. */
+/* Writes r into buf (HEADER + FIXED + LABEL_MAX + CHECKSUM bytes) in the layout of r->version
+ * (1: without the kind field, which is then ignored; else version 2's); returns the archive's
+ * size. */
 size_t raw_encode(const raw *r, unsigned char *buf);
 
 void props_default(props *p);

@@ -16,93 +16,13 @@
 #include "tools/ref.h"
 #include "util.h"
 
-/* ---- host conversions, independent of the kernels' ---- */
-
-static uint16_t
-f16_from_float(float f)
-{
-    uint32_t x, absx, sign, mant, rem, h;
-    int32_t e;
-
-    memcpy(&x, &f, sizeof x);
-    sign = (x >> 16) & 0x8000u;
-    absx = x & 0x7fffffffu;
-    if (absx > 0x7f800000u)
-        return (uint16_t)(sign | 0x7e00u);
-    if (absx >= 0x477ff000u)            /* 65520 and up round to infinity */
-        return (uint16_t)(sign | 0x7c00u);
-    if (absx < 0x38800000u) {           /* below 2^-14: a subnormal, counted in 2^-24 */
-        float v;
-        memcpy(&v, &absx, sizeof v);
-        return (uint16_t)(sign | (uint32_t)nearbyintf(v * 16777216.0f));
-    }
-    e = (int32_t)(absx >> 23) - 127 + 15;
-    mant = absx & 0x7fffffu;
-    h = ((uint32_t)e << 10) | (mant >> 13);
-    rem = mant & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
-        h++;
-    return (uint16_t)(sign | h);
-}
-
-static float
-f16_to_float(uint16_t h)
-{
-    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    float v = e == 0 ? ldexpf((float)m, -24)
-            : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400u), (int)e - 25);
-    return (h & 0x8000u) ? -v : v;
-}
-
-static uint16_t
-bf16_from_float(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40u);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-static float
-bf16_to_float(uint16_t b)
-{
-    uint32_t u = (uint32_t)b << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static void
-store(mpscl_data_type t, void *base, size_t i, double v)
-{
-    switch (t) {
-    case MPSCL_DATA_TYPE_FLOAT32: ((float *)base)[i] = (float)v; break;
-    case MPSCL_DATA_TYPE_FLOAT16: ((uint16_t *)base)[i] = f16_from_float((float)v); break;
-    case MPSCL_DATA_TYPE_BFLOAT16: ((uint16_t *)base)[i] = bf16_from_float((float)v); break;
-    case MPSCL_DATA_TYPE_FLOAT64: ((double *)base)[i] = v; break;
-    }
-}
-
-static double
-load(mpscl_data_type t, const void *base, size_t i)
-{
-    switch (t) {
-    case MPSCL_DATA_TYPE_FLOAT32: return ((const float *)base)[i];
-    case MPSCL_DATA_TYPE_FLOAT16: return f16_to_float(((const uint16_t *)base)[i]);
-    case MPSCL_DATA_TYPE_BFLOAT16: return bf16_to_float(((const uint16_t *)base)[i]);
-    case MPSCL_DATA_TYPE_FLOAT64: return ((const double *)base)[i];
-    }
-    return NAN;
-}
-
 /* v as stored in type t, back as a float (exact for every type here: inputs start as floats). */
 static float
 quantise(mpscl_data_type t, float v)
 {
     unsigned char b[8];
-    store(t, b, 0, v);
-    return (float)load(t, b, 0);
+    test_store(t, b, 0, v);
+    return (float)test_load(t, b, 0);
 }
 
 /* ---- typed operands ---- */
@@ -117,7 +37,7 @@ matrix_from(mpscl_data_type t, size_t rows, size_t cols, const float *values)
 
     ck_assert_ptr_nonnull(host);
     for (size_t i = 0; i < rows * cols; i++)
-        store(t, host, i, values != NULL ? values[i] : NAN);
+        test_store(t, host, i, values != NULL ? values[i] : NAN);
     ASSERT_OK(mpscl_matrix_create(test_device, &d, &m));
     ASSERT_OK(mpscl_matrix_write(m, host, cols * es));
     free(host);
@@ -133,7 +53,7 @@ vector_from(mpscl_data_type t, size_t len, const float *values)
 
     ck_assert_ptr_nonnull(host);
     for (size_t i = 0; i < len; i++)
-        store(t, host, i, values != NULL ? values[i] : NAN);
+        test_store(t, host, i, values != NULL ? values[i] : NAN);
     ASSERT_OK(mpscl_vector_create(test_device, &d, &v));
     ASSERT_OK(mpscl_vector_write(v, host));
     free(host);
@@ -153,7 +73,7 @@ read_matrix(const mpscl_matrix *m)
     ck_assert(host != NULL && out != NULL);
     ASSERT_OK(mpscl_matrix_read(m, host, cols * es));
     for (size_t i = 0; i < rows * cols; i++)
-        out[i] = load(t, host, i);
+        out[i] = test_load(t, host, i);
     free(host);
     return out;
 }
@@ -169,7 +89,7 @@ read_vector(const mpscl_vector *v)
     ck_assert(host != NULL && out != NULL);
     ASSERT_OK(mpscl_vector_read(v, host));
     for (size_t i = 0; i < len; i++)
-        out[i] = load(t, host, i);
+        out[i] = test_load(t, host, i);
     free(host);
     return out;
 }
@@ -498,7 +418,7 @@ START_TEST(test_overflow_and_nan)
         ck_assert(isinf(y[0]) && y[0] > 0);              /* 70000 */
         ck_assert_double_eq(y[2], -30000.0);             /* -40000 + 10000 */
     } else {
-        ck_assert_double_eq(y[0], (double)bf16_to_float(bf16_from_float(70000.0f)));
+        ck_assert_double_eq(y[0], (double)quantise(MPSCL_DATA_TYPE_BFLOAT16, 70000.0f));
     }
     ck_assert(isnan(y[3]));                              /* the NaN element */
     ck_assert_double_eq(y[1], 1.0);

@@ -84,6 +84,106 @@ START_TEST(test_random_round_trips)
 }
 END_TEST
 
+/* ---- format version 1 (no momentum, no frozen_statistics) ---- */
+
+static void expect_refused(int gradient, const unsigned char *bytes, size_t n, mpscl_status want,
+                           const char *word, const char *where);
+
+/* Version 1 archives, written by the test encoder in version 1's layout (the kind field absent,
+ * the label right after byte 130 of the payload), are read with the new properties' defaults
+ * (momentum 0.1, frozen_statistics 0), and written back as version 2. */
+START_TEST(test_version1_read)
+{
+    int gradient = _i;
+    uint64_t rng = 0x7E51u + (uint64_t)gradient;
+    unsigned char v1[HEADER + FIXED + LABEL_MAX + CHECKSUM], v2[sizeof v1];
+
+    for (int set = 0; set < 50; set++) {
+        props want, got;
+        void *back = NULL, *bytes = NULL;
+        size_t size = 0, n1, n2;
+        char where[64];
+        raw r;
+
+        snprintf(where, sizeof where, "%s v1 set %d", gradient ? "gradient" : "forward", set);
+        props_random(&want, &rng, gradient);
+        want.momentum = 0.1f;
+        r = props_raw(&want, gradient);
+        r.version = 1;
+        r.kind_field = 0xFFFFFFFFu;    /* version 1 has no such field: never written */
+        n1 = raw_encode(&r, v1);
+        ck_assert_uint_eq(n1, HEADER + FIXED_V1 + r.label_bytes + CHECKSUM);
+        ASSERT_OK(kernel_decode(gradient, v1, n1, &back));
+        props_get(gradient, back, &got);
+        props_assert_equal(&want, &got, where);
+        ASSERT_OK(kernel_serialize(gradient, back, &bytes, &size));
+        r = props_raw(&want, gradient);
+        n2 = raw_encode(&r, v2);
+        ck_assert_msg(size == n2 && memcmp(bytes, v2, n2) == 0,
+                      "%s: not written back as the version 2 archive of its properties", where);
+        mpscl_free(bytes);
+        kernel_release(gradient, back);
+    }
+}
+END_TEST
+
+/* A version 1 archive is held to version 1's layout: one carrying version 2's kind field (4
+ * bytes more than its label) has a label length that does not fill the payload. */
+START_TEST(test_version1_layout)
+{
+    int gradient = _i;
+    unsigned char buf[HEADER + FIXED + LABEL_MAX + CHECKSUM];
+    props p;
+    raw r;
+
+    props_default(&p);
+    p.has_label = 1;
+    strcpy(p.label, "v1");
+    r = props_raw(&p, gradient);
+    r.version = 1;
+    r.label = "\0\0\0\0v1";        /* version 2's field written where version 1's label is */
+    r.label_bytes = 6;
+    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_CORRUPT_DATA, "label length",
+                   "v1 with a kind field");
+    /* and a version 1 payload shorter than its 130 fixed bytes */
+    r = props_raw(&p, gradient);
+    r.version = 1;
+    r.cut_payload = FIXED_V1 - 1;
+    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_CORRUPT_DATA, "payload",
+                   "v1 short payload");
+}
+END_TEST
+
+/* The gradient's frozen_statistics (no public setter here): a version 2 archive with the flag
+ * set decodes, and writes back the same bytes, so the object kept it. */
+START_TEST(test_frozen_statistics_round_trip)
+{
+    unsigned char buf[HEADER + FIXED + LABEL_MAX + CHECKSUM];
+    uint64_t rng = 0xF0F0u;
+    void *back = NULL, *bytes = NULL, *copy = NULL, *again = NULL;
+    size_t size = 0, n, again_size = 0;
+    props p;
+    raw r;
+
+    props_random(&p, &rng, 1);
+    p.frozen = 1;
+    r = props_raw(&p, 1);
+    ck_assert_uint_eq(r.kind_field, 1);
+    n = raw_encode(&r, buf);
+    ASSERT_OK(kernel_decode(1, buf, n, &back));
+    ASSERT_OK(kernel_serialize(1, back, &bytes, &size));
+    ck_assert_msg(size == n && memcmp(bytes, buf, n) == 0, "frozen_statistics not kept");
+    /* and a copy keeps it */
+    ASSERT_OK(kernel_copy(1, back, &copy));
+    ASSERT_OK(kernel_serialize(1, copy, &again, &again_size));
+    ck_assert(again_size == n && memcmp(again, buf, n) == 0);
+    mpscl_free(bytes);
+    mpscl_free(again);
+    kernel_release(1, back);
+    kernel_release(1, copy);
+}
+END_TEST
+
 /* ---- a decoded gradient computes bitwise what the original computes ---- */
 
 enum { GR = 37, GC = 5 };
@@ -316,7 +416,7 @@ START_TEST(test_every_bit_flip)
         buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         /* A flip that raises the version field reads as a newer format. */
         if (bit / 8 >= 4 && bit / 8 < 8 &&
-            (buf[4] | buf[5] << 8 | buf[6] << 16 | (uint32_t)buf[7] << 24) > 1)
+            (buf[4] | buf[5] << 8 | buf[6] << 16 | (uint32_t)buf[7] << 24) > VERSION)
             want = MPSCL_ERROR_UNSUPPORTED;
         snprintf(where, sizeof where, "bit %zu flipped", bit);
         expect_refused(gradient, buf, size, want, NULL, where);
@@ -344,20 +444,20 @@ START_TEST(test_envelope)
     buf[size - 1] ^= 0x80;
     expect_refused(gradient, buf, size, MPSCL_ERROR_CORRUPT_DATA, "checksum", "checksum");
     buf[size - 1] ^= 0x80;
-    /* versions: 2 and the largest are newer; 0 never existed (checksums valid throughout) */
+    /* versions: 3 and the largest are newer; 0 never existed (checksums valid throughout) */
     props_default(&p);
     r = props_raw(&p, gradient);
-    r.version = 2;
-    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version", "v2");
+    r.version = VERSION + 1;
+    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version", "v3");
     r.version = UINT32_MAX;
     expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version",
                    "v max");
     r.version = 0;
     expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_CORRUPT_DATA, "version", "v0");
-    /* a version-2 archive of any shape is refused as newer, even a bare header */
-    expect_refused(gradient, (const unsigned char *)"MPBN\2\0\0\0", 8, MPSCL_ERROR_UNSUPPORTED,
-                   "version", "v2 header only");
-    r.version = 1;
+    /* a version-3 archive of any shape is refused as newer, even a bare header */
+    expect_refused(gradient, (const unsigned char *)"MPBN\3\0\0\0", 8, MPSCL_ERROR_UNSUPPORTED,
+                   "version", "v3 header only");
+    r.version = VERSION;
     /* unknown kinds */
     r.kind = 0;
     expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_CORRUPT_DATA, "kind", "kind 0");
@@ -413,6 +513,14 @@ PATCH(label_nul_last, (r->label_present = 1, r->label = "ab\0", r->label_bytes =
 PATCH(label_absent_len, (r->label_present = 0, r->label = "abc", r->label_bytes = 3,
                          r->label_length = 3))
 PATCH(label_absent_len_only, (r->label_present = 0, r->label_length = 1))
+PATCH(momentum_nan, r->kind_field = 0x7FC00000u)
+PATCH(momentum_inf, r->kind_field = bits(INFINITY))
+PATCH(momentum_negative, r->kind_field = bits(-0.5f))
+PATCH(momentum_tiny_negative, r->kind_field = 0x80000001u)
+PATCH(momentum_above_1, r->kind_field = 0x3F800001u)
+PATCH(momentum_2, r->kind_field = bits(2.0f))
+PATCH(frozen_2, r->kind_field = 2)
+PATCH(frozen_max, r->kind_field = UINT32_MAX)
 
 static const semantic_case semantic_cases[] = {
     {"negative epsilon", 3, eps_negative, "epsilon"},
@@ -440,6 +548,14 @@ static const semantic_case semantic_cases[] = {
     {"label ending in NUL", 3, label_nul_last, "NUL"},
     {"absent label with bytes", 3, label_absent_len, "label"},
     {"absent label with a length", 3, label_absent_len_only, "label"},
+    {"NaN momentum", 1, momentum_nan, "momentum"},
+    {"infinite momentum", 1, momentum_inf, "momentum"},
+    {"negative momentum", 1, momentum_negative, "momentum"},
+    {"momentum -denormal", 1, momentum_tiny_negative, "momentum"},
+    {"momentum just above 1", 1, momentum_above_1, "momentum"},
+    {"momentum 2", 1, momentum_2, "momentum"},
+    {"frozen_statistics 2", 2, frozen_2, "frozen_statistics"},
+    {"frozen_statistics 2^32-1", 2, frozen_max, "frozen_statistics"},
 };
 
 START_TEST(test_semantic_failures)
@@ -506,6 +622,8 @@ serialize_suite(void)
     tcase_add_loop_test(core, test_random_round_trips, 0, 2);
     tcase_add_test(core, test_decoded_gradient_bitwise);
     tcase_add_loop_test(core, test_copy_keeps_properties_shares_nothing, 0, 2);
+    tcase_add_loop_test(core, test_version1_read, 0, 2);
+    tcase_add_test(core, test_frozen_statistics_round_trip);
     suite_add_tcase(s, core);
 
     tcase_add_checked_fixture(err, test_device_setup, test_device_teardown);
@@ -514,6 +632,7 @@ serialize_suite(void)
     tcase_add_loop_test(err, test_truncation_at_every_length, 0, 2);
     tcase_add_loop_test(err, test_every_bit_flip, 0, 2);
     tcase_add_loop_test(err, test_envelope, 0, 2);
+    tcase_add_loop_test(err, test_version1_layout, 0, 2);
     tcase_add_loop_test(err, test_semantic_failures, 0, 2 * nsem);
     tcase_add_loop_test(err, test_null_arguments, 0, 2);
     suite_add_tcase(s, err);

@@ -21,11 +21,15 @@ cl_flags="-cc1 -triple spir64-unknown-unknown -cl-std=CL1.2 -finclude-default-he
 no_ext="-cl-ext=-cl_khr_fp64,-cl_khr_fp16"
 
 # One compile (run by xargs from the main script below): FAMILY NEURON DATA MEAN VAR GAMMA BETA
-# DGAMMA DBETA VW EXT FROZEN; its report, if anything is wrong, goes to fail/.
+# V5 V6 VW EXT FROZEN, V5 and V6 the family's own vectors (the gradient's dgamma and dbeta, the
+# forward's running mean and variance, as lib/bn_launch.c names them); its report, if anything
+# is wrong, goes to fail/.
 one() {
     fam=$1 ext=${11} frozen=${12}
+    v5=DGAMMA_KIND v6=DBETA_KIND
+    [ "$fam" != forward ] || { v5=RUNNING_MEAN_KIND; v6=RUNNING_VAR_KIND; }
     opts="-DNEURON=$2 -DDATA_KIND=$3 -DMEAN_KIND=$4 -DVAR_KIND=$5 -DGAMMA_KIND=$6 -DBETA_KIND=$7"
-    opts="$opts -DDGAMMA_KIND=$8 -DDBETA_KIND=$9 -DVW=${10}"
+    opts="$opts -D$v5=$8 -D$v6=$9 -DVW=${10}"
     # As the library passes it: only when set.
     [ "$frozen" = 0 ] || opts="$opts -DFROZEN=$frozen"
     id=$fam-n$2-d$3-v$4$5$6$7$8$9-w${10}-$ext-f$frozen
@@ -224,18 +228,16 @@ kinds=$(echo "$kind_enum" | awk '{ print $1 }')
 f32=$(value_of "$kind_enum" MPSCL_DATA_TYPE_FLOAT32)
 f64=$(value_of "$kind_enum" MPSCL_DATA_TYPE_FLOAT64)
 
-# Vector kinds: mean var gamma beta dgamma dbeta. The forward has no dgamma and dbeta, so the
-# library passes fp32 for them. Each vector is fp32 or the data kind; the two mixes put every
-# vector beside one of the other kind, and, since the neuron never touches a vector, run with
-# one neuron only. The gradient goes once in training mode and once with frozen statistics (the
-# forward has no such option).
+# Vector kinds: mean var gamma beta, then dgamma dbeta (gradient) or running mean and running
+# variance (forward). Each vector is fp32 or the data kind; the two mixes put every vector beside
+# one of the other kind, and, since the neuron never touches a vector, run with one neuron
+# only. The gradient goes once in training mode and once with frozen statistics (the forward has
+# no such option).
 # Word lists on one line each, for awk -v.
 awk -v fams="$(echo "$families" | awk '{ print $1 }' | tr '\n' ' ')" \
     -v neurons="$(echo "$neurons" | tr '\n' ' ')" -v kinds="$(echo "$kinds" | tr '\n' ' ')" \
     -v f32="$f32" -v f64="$f64" '
     function emit(fam, n, d, v, w, fz) {
-        if (fam == "forward")
-            sub(/ [0-9]+ [0-9]+$/, " " f32 " " f32, v)
         for (fz = 0; fz <= (fam == "gradient"); fz++)
             for (w = 1; w <= 8; w *= 2)
                 if (w != 2) {

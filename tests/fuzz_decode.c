@@ -1,6 +1,7 @@
 /* libFuzzer harness for the two kernel decoders (docs/FORMAT.md). Every input goes to both
  * create_from_bytes functions; whatever one accepts must re-serialize to exactly the input bytes
- * (the format's canonical form), else abort(). Objects and bytes are released each time, so
+ * (the format's canonical form) when it is of the current version, and, when of an older one, to
+ * a current archive that itself decodes and re-serializes to the same bytes; else abort(). Objects and bytes are released each time, so
  * LeakSanitizer sees any leak on a refusal path. Random mutations almost never keep the CRC-32
  * valid, so each input is also decoded with its last 4 bytes replaced by the CRC-32 of the bytes
  * before them: that copy reaches the per-field validation behind the checksum.
@@ -42,6 +43,31 @@ same_bytes(const void *bytes, size_t size, const uint8_t *data, size_t n, const 
     }
 }
 
+/* The format version the library writes (docs/FORMAT.md); older ones are read, and written
+ * back as this one. */
+enum { CURRENT_VERSION = 2 };
+
+static int
+is_current(const uint8_t *data, size_t size)
+{
+    return size >= 8 &&
+           (data[4] | data[5] << 8 | data[6] << 16 | (uint32_t)data[7] << 24) == CURRENT_VERSION;
+}
+
+/* The archive's checksum (docs/FORMAT.md), written again here so the harness does not depend
+ * on the code under test to forge valid inputs. */
+static uint32_t
+crc32_ieee(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int b = 0; b < 8; b++)
+            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
 static void
 write_seed(const char *dir, const char *name, int idx, const void *bytes, size_t size)
 {
@@ -55,7 +81,43 @@ write_seed(const char *dir, const char *name, int idx, const void *bytes, size_t
     }
 }
 
-/* Valid archives of both kinds: defaults, every neuron type, extreme sizes, labels. */
+/* The version 1 form of a current archive of `size` bytes (docs/FORMAT.md: version 2 added the
+ * 4-byte kind field at payload offset 130, before the label) into out; returns its size. */
+static size_t
+version1_of(const unsigned char *v2, size_t size, unsigned char *out)
+{
+    enum { HEADER = 16, FIELD = 16 + 130, FIELD_BYTES = 4 };
+    size_t n = size - FIELD_BYTES;
+    uint32_t payload = (uint32_t)(n - HEADER - 4), crc;
+
+    memcpy(out, v2, FIELD);
+    memcpy(out + FIELD, v2 + FIELD + FIELD_BYTES, size - FIELD - FIELD_BYTES);
+    for (int i = 0; i < 4; i++) {
+        out[4 + i] = (unsigned char)((i == 0 ? 1u : 0u));
+        out[12 + i] = (unsigned char)(payload >> (8 * i));
+    }
+    crc = crc32_ieee(out, n - 4);
+    for (int i = 0; i < 4; i++)
+        out[n - 4 + i] = (unsigned char)(crc >> (8 * i));
+    return n;
+}
+
+static void
+write_both_versions(const char *dir, const char *name, int idx, const void *bytes, size_t size)
+{
+    unsigned char *v1 = malloc(size);
+    char v1name[32];
+
+    if (v1 == NULL)
+        exit(1);
+    write_seed(dir, name, idx, bytes, size);
+    snprintf(v1name, sizeof v1name, "%s-v1", name);
+    write_seed(dir, v1name, idx, v1, version1_of(bytes, size, v1));
+    free(v1);
+}
+
+/* Valid archives of both kinds: defaults, every neuron type, extreme sizes, labels; each in the
+ * current version and in version 1. */
 static void
 write_seeds(const char *dir)
 {
@@ -92,15 +154,17 @@ write_seeds(const char *dir)
             check(mpscl_matrix_batch_normalization_gradient_set_batch_size(g, sizes[i % 5]),
                   "batch_size");
             check(mpscl_matrix_batch_normalization_set_compute_statistics(f, i % 2), "stats");
+            check(mpscl_matrix_batch_normalization_set_momentum(f, (float)(i % 5) * 0.25f),
+                  "momentum");
             check(mpscl_matrix_batch_normalization_set_label(f, labels[i % 4]), "label");
             check(mpscl_matrix_batch_normalization_gradient_set_label(g, labels[(i + 1) % 4]),
                   "label");
         }
         check(mpscl_matrix_batch_normalization_serialize(f, &bytes, &size), "serialize");
-        write_seed(dir, "forward", i, bytes, size);
+        write_both_versions(dir, "forward", i, bytes, size);
         mpscl_free(bytes);
         check(mpscl_matrix_batch_normalization_gradient_serialize(g, &bytes, &size), "serialize");
-        write_seed(dir, "gradient", i, bytes, size);
+        write_both_versions(dir, "gradient", i, bytes, size);
         mpscl_free(bytes);
         mpscl_matrix_batch_normalization_release(f);
         mpscl_matrix_batch_normalization_gradient_release(g);
@@ -123,18 +187,37 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* The archive's checksum (docs/FORMAT.md), written again here so the harness does not depend
- * on the code under test to forge valid inputs. */
-static uint32_t
-crc32_ieee(const uint8_t *p, size_t n)
+/* bytes (n) re-serialized by a decoder: the input itself if current, else a current archive
+ * that is its own re-serialization. */
+static void
+check_canonical(int gradient, const void *bytes, size_t n, const uint8_t *data, size_t size)
 {
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int b = 0; b < 8; b++)
-            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    const char *kind = gradient ? "gradient" : "forward";
+    void *again, *obj = NULL;
+    size_t m;
+
+    if (is_current(data, size)) {
+        same_bytes(bytes, n, data, size, kind);
+        return;
     }
-    return ~c;
+    if (gradient) {
+        check(mpscl_matrix_batch_normalization_gradient_create_from_bytes(
+                  device, bytes, n, (mpscl_matrix_batch_normalization_gradient **)&obj),
+              "decode the re-serialization");
+        check(mpscl_matrix_batch_normalization_gradient_serialize(obj, &again, &m),
+              "re-serialize");
+        mpscl_matrix_batch_normalization_gradient_release(obj);
+    } else {
+        check(mpscl_matrix_batch_normalization_create_from_bytes(
+                  device, bytes, n, (mpscl_matrix_batch_normalization **)&obj),
+              "decode the re-serialization");
+        check(mpscl_matrix_batch_normalization_serialize(obj, &again, &m), "re-serialize");
+        mpscl_matrix_batch_normalization_release(obj);
+    }
+    if (!is_current(bytes, n))
+        abort();
+    same_bytes(again, m, bytes, n, kind);
+    mpscl_free(again);
 }
 
 static void
@@ -148,7 +231,7 @@ decode_both(const uint8_t *data, size_t size)
     if (mpscl_matrix_batch_normalization_create_from_bytes(device, data, size, &f) ==
         MPSCL_SUCCESS) {
         check(mpscl_matrix_batch_normalization_serialize(f, &bytes, &n), "re-serialize");
-        same_bytes(bytes, n, data, size, "forward");
+        check_canonical(0, bytes, n, data, size);
         mpscl_free(bytes);
         mpscl_matrix_batch_normalization_release(f);
     } else if (f != NULL) {
@@ -157,7 +240,7 @@ decode_both(const uint8_t *data, size_t size)
     if (mpscl_matrix_batch_normalization_gradient_create_from_bytes(device, data, size, &g) ==
         MPSCL_SUCCESS) {
         check(mpscl_matrix_batch_normalization_gradient_serialize(g, &bytes, &n), "re-serialize");
-        same_bytes(bytes, n, data, size, "gradient");
+        check_canonical(1, bytes, n, data, size);
         mpscl_free(bytes);
         mpscl_matrix_batch_normalization_gradient_release(g);
     } else if (g != NULL) {

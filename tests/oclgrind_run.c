@@ -4,7 +4,8 @@
  * and fails on any line in FILE (an out-of-bounds access, a race, an uninitialised read or an API
  * misuse). Not a Check suite: it only has to drive the kernels; correctness is the other suites'.
  *
- * Coverage: forward without and with compute_statistics and the gradient, for
+ * Coverage: forward without and with compute_statistics (with running statistics: the running
+ * vectors are read and written by the pass that writes the statistics) and the gradient, for
  *   - every data type the device supports (vectors fp32, and vectors of the matrices' type), and
  *     every neuron but PReLU (fp32);
  *   - the gradient with frozen statistics too (its own program), on every shape and data type
@@ -213,6 +214,7 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
     mpscl_vector *gamma = vector(sh, vt, 0.5f, 1.5f, &state);
     mpscl_vector *beta = vector(sh, vt, -0.5f, 0.5f, &state);
     mpscl_vector *dg = vector(sh, vt, 0, 0, &state), *db = vector(sh, vt, 0, 0, &state);
+    mpscl_vector *rm = vector(sh, vt, -0.5f, 0.5f, &state), *rv = vector(sh, vt, 0.5f, 2.0f, &state);
     mpscl_matrix_batch_normalization *f;
     mpscl_matrix_batch_normalization_gradient *g;
     mpscl_command_buffer *cb;
@@ -226,10 +228,12 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
     TRY(mpscl_matrix_batch_normalization_gradient_set_batch_start(g, sh->batch_start));
     TRY(mpscl_matrix_batch_normalization_gradient_set_epsilon(g, 1e-3f));
     TRY(mpscl_command_buffer_create(dev, &cb));
-    /* given statistics, then computed ones (overwriting mean and var), then the gradient */
+    /* given statistics, then computed ones (overwriting mean and var, updating the running
+     * ones), then the gradient */
     TRY(mpscl_matrix_batch_normalization_encode(f, cb, x, mean, var, gamma, beta, y));
     TRY(mpscl_matrix_batch_normalization_set_compute_statistics(f, 1));
-    TRY(mpscl_matrix_batch_normalization_encode(f, cb, x, mean, var, gamma, beta, y));
+    TRY(mpscl_matrix_batch_normalization_encode_with_running_statistics(f, cb, x, mean, var,
+                                                                        gamma, beta, y, rm, rv));
     TRY(mpscl_matrix_batch_normalization_gradient_encode(g, cb, dy, x, mean, var, gamma, beta,
                                                          dx, dg, db));
     if (frozen) {
@@ -250,6 +254,7 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
     keep(dx, release_matrix);
     keep(mean, release_vector), keep(var, release_vector), keep(gamma, release_vector);
     keep(beta, release_vector), keep(dg, release_vector), keep(db, release_vector);
+    keep(rm, release_vector), keep(rv, release_vector);
 }
 
 /* run_one, or only counts the configuration when another was asked for. */

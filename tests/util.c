@@ -1,6 +1,9 @@
-/* Shared test helpers: device fixture, deterministic random numbers, raw buffers. */
+/* Shared test helpers: device fixture, deterministic random numbers, raw buffers, host
+ * conversions of the storage types. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -103,4 +106,84 @@ test_run_suite(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- host conversions, independent of the kernels' ---- */
+
+static uint16_t
+f16_from_float(float f)
+{
+    uint32_t x, absx, sign, mant, rem, h;
+    int32_t e;
+
+    memcpy(&x, &f, sizeof x);
+    sign = (x >> 16) & 0x8000u;
+    absx = x & 0x7fffffffu;
+    if (absx > 0x7f800000u)
+        return (uint16_t)(sign | 0x7e00u);
+    if (absx >= 0x477ff000u)            /* 65520 and up round to infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (absx < 0x38800000u) {           /* below 2^-14: a subnormal, counted in 2^-24 */
+        float v;
+        memcpy(&v, &absx, sizeof v);
+        return (uint16_t)(sign | (uint32_t)nearbyintf(v * 16777216.0f));
+    }
+    e = (int32_t)(absx >> 23) - 127 + 15;
+    mant = absx & 0x7fffffu;
+    h = ((uint32_t)e << 10) | (mant >> 13);
+    rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+static float
+f16_to_float(uint16_t h)
+{
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    float v = e == 0 ? ldexpf((float)m, -24)
+            : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400u), (int)e - 25);
+    return (h & 0x8000u) ? -v : v;
+}
+
+static uint16_t
+bf16_from_float(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static float
+bf16_to_float(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+void
+test_store(mpscl_data_type t, void *base, size_t i, double v)
+{
+    switch (t) {
+    case MPSCL_DATA_TYPE_FLOAT32: ((float *)base)[i] = (float)v; break;
+    case MPSCL_DATA_TYPE_FLOAT16: ((uint16_t *)base)[i] = f16_from_float((float)v); break;
+    case MPSCL_DATA_TYPE_BFLOAT16: ((uint16_t *)base)[i] = bf16_from_float((float)v); break;
+    case MPSCL_DATA_TYPE_FLOAT64: ((double *)base)[i] = v; break;
+    }
+}
+
+double
+test_load(mpscl_data_type t, const void *base, size_t i)
+{
+    switch (t) {
+    case MPSCL_DATA_TYPE_FLOAT32: return ((const float *)base)[i];
+    case MPSCL_DATA_TYPE_FLOAT16: return f16_to_float(((const uint16_t *)base)[i]);
+    case MPSCL_DATA_TYPE_BFLOAT16: return bf16_to_float(((const uint16_t *)base)[i]);
+    case MPSCL_DATA_TYPE_FLOAT64: return ((const double *)base)[i];
+    }
+    return NAN;
 }

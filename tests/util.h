@@ -40,6 +40,12 @@ void test_buffer_read(cl_mem m, void *bytes, size_t size);
  * don't. */
 int test_skip_large(const char *what, size_t elements);
 
+/* Element i of an array of type t at base: stored from a double (fp16 and bf16 rounded to
+ * nearest even from the value rounded to float, NaN kept a NaN), or read back as a double. Host
+ * conversions written independently of the kernels'. */
+void test_store(mpscl_data_type t, void *base, size_t i, double v);
+double test_load(mpscl_data_type t, const void *base, size_t i);
+
 /* Runs a suite (fork mode as configured by CK_FORK), returns the process exit status. */
 int test_run_suite(Suite *s);
 

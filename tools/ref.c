@@ -191,6 +191,24 @@ statistics(size_t n, size_t c, mat x, double *mean, double *var)
     }
 }
 
+/* One training step of the running statistics (docs/SEMANTICS.md, "Running statistics"), from
+   the batch's two-pass statistics; the variance term is unbiased, and undefined for one row,
+   where the running variance stays. */
+static void
+running(size_t n, size_t c, mat x, double momentum, double *running_mean, double *running_var)
+{
+    for (size_t j = 0; j < c; j++) {
+        mat col = { x.f != NULL ? x.f + j : NULL, x.d != NULL ? x.d + j : NULL, x.ld };
+        double mu, v;
+
+        statistics(n, 1, col, &mu, &v);
+        running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mu;
+        if (n > 1)
+            running_var[j] = (1 - momentum) * running_var[j] +
+                             momentum * (v * (double)n / (double)(n - 1));
+    }
+}
+
 /* Forward and gradient both form xhat as (x - mean) / sd with the same sd, so the z at which
    the gradient evaluates f' is bit-identical to the forward's z (it decides kink sides). */
 static void
@@ -276,6 +294,13 @@ void
 ref_bn_statistics_d(size_t n, size_t c, ref_dview x, double *mean, double *var)
 {
     statistics(n, c, dmat(x), mean, var);
+}
+
+void
+ref_bn_running_statistics(size_t n, size_t c, ref_view x, double momentum, double *running_mean,
+                          double *running_var)
+{
+    running(n, c, fmat(x), momentum, running_mean, running_var);
 }
 
 void

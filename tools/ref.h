@@ -34,6 +34,12 @@ typedef struct ref_view { const float *p; size_t ld; } ref_view;
 /* mean[j] = (1/N) sum_i x_ij; var[j] = (1/N) sum_i (x_ij - mean_j)^2, two-pass, in double. */
 void ref_bn_statistics(size_t n, size_t c, ref_view x, double *mean, double *var);
 
+/* One training step of the running statistics, in place: running_mean_j = (1 - m) running_mean_j
+   + m mean_j and running_var_j = (1 - m) running_var_j + m var_j N / (N - 1), mean and (biased)
+   var as ref_bn_statistics computes them; with N = 1 running_var is left as it is. */
+void ref_bn_running_statistics(size_t n, size_t c, ref_view x, double momentum,
+                               double *running_mean, double *running_var);
+
 /* y_ij = f(gamma_j * (x_ij - mean_j) / sqrt(var_j + eps) + beta_j); gamma/beta NULL = 1/0;
    nr NULL = NONE. mean/var are float inputs (what the device used); all math in double;
    y is n*c packed doubles. */

@@ -133,11 +133,12 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_with_running_stat
  * same object, not with its setters. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
     const mpscl_matrix_batch_normalization *k, void **bytes, size_t *size);
-/* A new object on d with the properties of an archive written by _serialize above. Nothing in
+/* A new object on d with the properties of an archive written by _serialize above (format
+ * version 1 archives, which predate momentum, are read with momentum 0.1). Nothing in
  * the bytes is trusted: a wrong magic, a gradient kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
- * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a NUL in the
- * label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
+ * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, momentum
+ * outside [0, 1], a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
  * format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or out is MPSCL_ERROR_INVALID_ARGUMENT.
  * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create_from_bytes(
