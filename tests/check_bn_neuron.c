@@ -127,13 +127,15 @@ static const pinned pins[] = {
      {0.125, 0, 1, 0}, 4},
     {{MPSCL_NEURON_RELUN, 0.125, 0, 0}, {0, -1}, {0, -0.125}, {0, 0.125}, 2},
     {{MPSCL_NEURON_RELUN, 1, -1, 0}, {-1, -0.5, -2}, {-1, -1, -2}, {0, 0, 1}, 3},
-    /* Parameters that silence the neuron: the default (0, 0, 0) of LINEAR, TANH, SOFT_PLUS
-     * and RELUN gives y = 0 and f' = 0 everywhere; SOFT_PLUS with b = 0 a constant. */
+    /* Parameters that silence the neuron: the default (0, 0, 0) of LINEAR, HARD_SIGMOID, TANH,
+     * SOFT_PLUS and RELUN gives y = 0 and f' = 0 everywhere; SOFT_PLUS with b = 0 a constant. */
     {{MPSCL_NEURON_LINEAR, 0, 0, 0}, {0, 1.5}, {0, 0}, {0, 0}, 2},
     {{MPSCL_NEURON_TANH, 0, 0, 0}, {0, 1.5}, {0, 0}, {0, 0}, 2},
     {{MPSCL_NEURON_TANH, 0, 1, 0}, {1.5}, {0}, {0}, 1},
     {{MPSCL_NEURON_SOFT_PLUS, 2, 0, 0}, {1.5}, {1.3862943611198906}, {0}, 1},
     {{MPSCL_NEURON_RELUN, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_HARD_SIGMOID, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_SOFT_PLUS, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
     /* Default parameters of the pow/log family: a constant 1 with a NaN slope (0 * inf), and
      * NaN throughout for LOGARITHM. */
     {{MPSCL_NEURON_POWER, 0, 0, 0}, {1.5}, {1}, {NAN}, 1},
