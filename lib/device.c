@@ -1,11 +1,11 @@
 /* mpscl_device: choosing, wrapping and describing an OpenCL device. Programs live in program.c. */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_select.h"
 #include "internal.h"
 
 /* cl_khr_icd's "no platform" code, returned by loaders that find no ICD. */
@@ -89,32 +89,6 @@ done:
     return MPSCL_SUCCESS;
 }
 
-static cl_device_type
-device_type(cl_device_id id)
-{
-    cl_device_type t = 0;
-
-    if (clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof t, &t, NULL) != CL_SUCCESS)
-        return 0;
-    return t;
-}
-
-static int
-contains_nocase(const char *hay, const char *needle)
-{
-    size_t n = strlen(needle);
-
-    for (; *hay != '\0'; hay++) {
-        size_t i = 0;
-        while (i < n && hay[i] != '\0' &&
-               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-            i++;
-        if (i == n)
-            return 1;
-    }
-    return n == 0;
-}
-
 /* A string property of a device, whole and NUL-terminated, malloc'd. The size is asked first:
  * names and extension lists have no length limit. NULL on failure, with the OpenCL error in
  * *err, or CL_SUCCESS there when memory ran out. */
@@ -137,46 +111,45 @@ device_string(cl_device_id id, cl_device_info param, cl_int *err)
     return s;
 }
 
-/* Index into all[] chosen by an MPSCL_DEVICE value, or count when nothing matches. */
-static size_t
-match_env(const char *want, const found_device *all, size_t count)
+/* The selector's view of every enumerated device, asking the driver only for what the selector
+ * reads. A failed type or name query (or no memory for the name) leaves that field empty: the
+ * device then matches no type or name, but another device may, so it is not an error. The names
+ * are malloc'd, freed by descs_free. */
+static mpscl__device_desc *
+describe(const found_device *all, size_t count, const mpscl__selector *sel)
 {
-    unsigned long pi, di;
-    char tail;
+    mpscl__device_desc *descs = calloc(count, sizeof *descs);
+    cl_platform_id prev = NULL;
+    cl_uint p = 0, d = 0;
 
-    if (strcmp(want, "gpu") == 0 || strcmp(want, "cpu") == 0) {
-        cl_device_type t = want[0] == 'g' ? CL_DEVICE_TYPE_GPU : CL_DEVICE_TYPE_CPU;
-        for (size_t i = 0; i < count; i++)
-            if (device_type(all[i].device) & t)
-                return i;
-        return count;
-    }
-    if (sscanf(want, "%lu:%lu%c", &pi, &di, &tail) == 2) {
-        cl_platform_id prev = NULL;
-        size_t p = (size_t)-1, d = 0;
-        for (size_t i = 0; i < count; i++) {
-            if (all[i].platform != prev) {
-                prev = all[i].platform;
-                p++;
-                d = 0;
-            }
-            if (p == pi && d == di)
-                return i;
-            d++;
-        }
-        return count;
-    }
+    if (descs == NULL)
+        return NULL;
     for (size_t i = 0; i < count; i++) {
-        cl_int err;
-        /* A device whose name cannot be read is only not a match: another may be. */
-        char *name = device_string(all[i].device, CL_DEVICE_NAME, &err);
-        int hit = name != NULL && contains_nocase(name, want);
-
-        free(name);
-        if (hit)
-            return i;
+        if (i == 0 || all[i].platform != prev) {
+            p = i == 0 ? 0 : p + 1;
+            d = 0;
+            prev = all[i].platform;
+        }
+        descs[i].platform = p;
+        descs[i].device = d++;
+        if (mpscl__selector_needs_type(sel) &&
+            clGetDeviceInfo(all[i].device, CL_DEVICE_TYPE, sizeof descs[i].type, &descs[i].type,
+                            NULL) != CL_SUCCESS)
+            descs[i].type = 0;
+        if (mpscl__selector_needs_name(sel)) {
+            cl_int err;
+            descs[i].name = device_string(all[i].device, CL_DEVICE_NAME, &err);
+        }
     }
-    return count;
+    return descs;
+}
+
+static void
+descs_free(mpscl__device_desc *descs, size_t count)
+{
+    for (size_t i = 0; descs != NULL && i < count; i++)
+        free((char *)descs[i].name);
+    free(descs);
 }
 
 /* The properties the library plans with; the name is fatal like the others, since it names the
@@ -289,38 +262,69 @@ device_open(const found_device *f, mpscl_device **out)
     return s;
 }
 
+/* The one path from a selector to a device, for the API call and MPSCL_DEVICE alike. what names
+ * the caller and the selector's origin in messages, e.g. "device_create_default: MPSCL_DEVICE=". */
+static mpscl_status
+create_selected(const char *text, const char *what, mpscl_device **out)
+{
+    mpscl__selector sel;
+    mpscl__device_desc *descs;
+    found_device *all;
+    size_t count, pick;
+    char why[160];
+    mpscl_status s;
+
+    /* A malformed selector is refused before any OpenCL call, so the answer does not depend
+     * on the machine. */
+    if (mpscl__selector_parse(text, &sel, why, sizeof why) != MPSCL_SUCCESS)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s\"%s\" is not a valid selector: %s",
+                           what, text, why);
+    if ((s = enumerate(&all, &count)) != MPSCL_SUCCESS)
+        return s;
+    if (count == 0)
+        return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS,
+                           "%.*s: no OpenCL platform or device (install an ICD, e.g. pocl-opencl-icd)",
+                           (int)strcspn(what, ":"), what);
+    if ((descs = describe(all, count, &sel)) == NULL) {
+        free(all);
+        return mpscl__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, CL_SUCCESS, "device: out of memory");
+    }
+    pick = mpscl__selector_match(&sel, descs, count);
+    descs_free(descs, count);
+    if (pick == count) {
+        free(all);
+        return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS, "%s\"%s\" matches no device", what,
+                           text);
+    }
+    s = device_open(&all[pick], out);
+    free(all);
+    return s;
+}
+
+mpscl_status
+mpscl_device_create_with_selector(const char *selector, mpscl_device **out)
+{
+    if (out == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "device_create_with_selector: out is NULL");
+    *out = NULL;
+    mpscl__clear_error();
+    if (selector == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "device_create_with_selector: selector is NULL");
+    return create_selected(selector, "device_create_with_selector: selector ", out);
+}
+
 mpscl_status
 mpscl_device_create_default(mpscl_device **out)
 {
-    found_device *all;
-    size_t count, pick;
     const char *want = getenv("MPSCL_DEVICE");
-    mpscl_status s;
 
     if (out == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "device_create_default: out is NULL");
     *out = NULL;
     mpscl__clear_error();
-    if ((s = enumerate(&all, &count)) != MPSCL_SUCCESS)
-        return s;
-    if (count == 0)
-        return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS,
-                           "device_create_default: no OpenCL platform or device (install an ICD, e.g. pocl-opencl-icd)");
-    if (want != NULL && want[0] != '\0') {
-        pick = match_env(want, all, count);
-        if (pick == count) {
-            free(all);
-            return mpscl__fail(MPSCL_ERROR_NO_DEVICE, CL_SUCCESS,
-                               "device_create_default: MPSCL_DEVICE=\"%s\" matches no device", want);
-        }
-    } else {
-        pick = match_env("gpu", all, count);
-        if (pick == count)
-            pick = 0;
-    }
-    s = device_open(&all[pick], out);
-    free(all);
-    return s;
+    return create_selected(want != NULL ? want : "", "device_create_default: MPSCL_DEVICE=", out);
 }
 
 mpscl_status

@@ -1,6 +1,8 @@
 /* Fused neurons: every MPS matrix neuron type, with two parameter sets, in the forward and the
- * gradient (training mode and frozen statistics), against the fp64 reference (whose own derivatives check_reference proves by finite
- * differences); ReLU-family kinks hit exactly; the neuron properties. */
+ * gradient (training mode and frozen statistics), against the fp64 reference (whose own
+ * derivatives check_reference proves by finite differences); ReLU-family kinks hit exactly; every
+ * value the documented neuron table states (kinks, silencing parameters, domain edges) pinned at
+ * its z; the neuron properties. */
 #include <math.h>
 #include <string.h>
 
@@ -111,6 +113,144 @@ START_TEST(test_kinks)
 }
 END_TEST
 
+/* The values the headers' neuron table documents, pinned one z at a time: a 1-row region with
+ * x = mean = 0 gives xhat = 0 exactly, so column j's pre-activation is z = beta[j] with no
+ * rounding, the forward writes f(z) there, and with gradient 1 the gradient's dbeta[j] is
+ * f'(z) itself (dgamma and dx are 0). Each value is checked against the literal the
+ * documentation states and against the fp64 reference; NaN must stay NaN. */
+typedef struct pinned {
+    ref_neuron n;
+    float z[4];
+    double f[4], df[4];
+    int count;
+} pinned;
+
+static const pinned pins[] = {
+    /* Kinks: ReLU and ELU take a at 0; Absolute 0 at 0. */
+    {{MPSCL_NEURON_RELU, 0.125, 0, 0}, {0, -2, 1}, {0, -0.25, 1}, {0.125, 0.125, 1}, 3},
+    {{MPSCL_NEURON_RELU, 0, 0, 0}, {0, -2}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_ELU, 0.5, 0, 0}, {0}, {0}, {0.5}, 1},
+    {{MPSCL_NEURON_ABSOLUTE, 0, 0, 0}, {0, -3, 3}, {0, 3, 3}, {0, -1, 1}, 3},
+    /* HardSigmoid: 0 at both edges of the ramp (a z + b = 0 and = 1), a inside. */
+    {{MPSCL_NEURON_HARD_SIGMOID, 0.25, 0.5, 0}, {-2, 2, 0, 3}, {0, 1, 0.5, 1}, {0, 0, 0.25, 0}, 4},
+    /* ReLUN: a at z = 0 below the ceiling, 0 where the value reaches b (from either side). */
+    {{MPSCL_NEURON_RELUN, 0.125, 0.5, 0}, {0, 0.5, 0.25, 1}, {0, 0.5, 0.25, 0.5},
+     {0.125, 0, 1, 0}, 4},
+    {{MPSCL_NEURON_RELUN, 0.125, 0, 0}, {0, -1}, {0, -0.125}, {0, 0.125}, 2},
+    {{MPSCL_NEURON_RELUN, 1, -1, 0}, {-1, -0.5, -2}, {-1, -1, -2}, {0, 0, 1}, 3},
+    /* Parameters that silence the neuron: the default (0, 0, 0) of LINEAR, HARD_SIGMOID, TANH,
+     * SOFT_PLUS and RELUN gives y = 0 and f' = 0 everywhere; SOFT_PLUS with b = 0 a constant. */
+    {{MPSCL_NEURON_LINEAR, 0, 0, 0}, {0, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_TANH, 0, 0, 0}, {0, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_TANH, 0, 1, 0}, {1.5}, {0}, {0}, 1},
+    {{MPSCL_NEURON_SOFT_PLUS, 2, 0, 0}, {1.5}, {1.3862943611198906}, {0}, 1},
+    {{MPSCL_NEURON_RELUN, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_HARD_SIGMOID, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
+    {{MPSCL_NEURON_SOFT_PLUS, 0, 0, 0}, {-1, 1.5}, {0, 0}, {0, 0}, 2},
+    /* Default parameters of the pow/log family: a constant 1 with a NaN slope (0 * inf), and
+     * NaN throughout for LOGARITHM. */
+    {{MPSCL_NEURON_POWER, 0, 0, 0}, {1.5}, {1}, {NAN}, 1},
+    {{MPSCL_NEURON_EXPONENTIAL, 0, 0, 0}, {1.5}, {1}, {NAN}, 1},
+    {{MPSCL_NEURON_LOGARITHM, 0, 0, 0}, {1.5}, {NAN}, {NAN}, 1},
+    /* Outside the domain: ln of a negative is NaN while its slope a / u stays finite; the pole
+     * at u = 0. */
+    {{MPSCL_NEURON_LOGARITHM, 1, 0, -1}, {-2, 0}, {NAN, -INFINITY}, {-0.5, INFINITY}, 2},
+    {{MPSCL_NEURON_POWER, 1, 0, 0.5}, {-4, 0}, {NAN, 0}, {NAN, INFINITY}, 2},
+    {{MPSCL_NEURON_GELU, 0, 0, 0}, {0}, {0}, {0.5}, 1},
+};
+
+static int
+pinned_equal(double got, double want, double tol)
+{
+    if (isnan(want))
+        return isnan(got);
+    if (isinf(want))
+        return got == want;
+    return fabs(got - want) <= tol * fmax(1.0, fabs(want));
+}
+
+START_TEST(test_pinned_values)
+{
+    const pinned *pn = &pins[_i];
+    const size_t C = (size_t)pn->count;
+    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(1, C, 4 * C, MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(C, MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_matrix *x, *y, *dy, *dx;
+    mpscl_vector *mean, *var, *gamma, *beta, *dgamma, *dbeta;
+    mpscl_matrix_batch_normalization *fwd;
+    mpscl_matrix_batch_normalization_gradient *grad;
+    mpscl_command_buffer *cb;
+    float zeros[4] = {0}, ones[4] = {1, 1, 1, 1}, out[4], dg[4], db[4], dxs[4];
+    float a = (float)pn->n.a, b = (float)pn->n.b, c = (float)pn->n.c;
+
+    ASSERT_OK(mpscl_matrix_create(test_device, &md, &x));
+    ASSERT_OK(mpscl_matrix_create(test_device, &md, &y));
+    ASSERT_OK(mpscl_matrix_create(test_device, &md, &dy));
+    ASSERT_OK(mpscl_matrix_create(test_device, &md, &dx));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &mean));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &var));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &gamma));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &beta));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &dgamma));
+    ASSERT_OK(mpscl_vector_create(test_device, &vd, &dbeta));
+    ASSERT_OK(mpscl_matrix_write(x, zeros, 4 * C));
+    ASSERT_OK(mpscl_matrix_write(dy, ones, 4 * C));
+    ASSERT_OK(mpscl_vector_write(mean, zeros));
+    ASSERT_OK(mpscl_vector_write(var, ones));
+    ASSERT_OK(mpscl_vector_write(gamma, ones));
+    ASSERT_OK(mpscl_vector_write(beta, pn->z));
+
+    ASSERT_OK(mpscl_matrix_batch_normalization_create(test_device, &fwd));
+    ASSERT_OK(mpscl_matrix_batch_normalization_set_neuron_type(fwd, (mpscl_neuron_type)pn->n.type,
+                                                               a, b, c));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_create(test_device, &grad));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_set_neuron_type(
+        grad, (mpscl_neuron_type)pn->n.type, a, b, c));
+    ASSERT_OK(mpscl_command_buffer_create(test_device, &cb));
+    ASSERT_OK(mpscl_matrix_batch_normalization_encode(fwd, cb, x, mean, var, gamma, beta, y));
+    ASSERT_OK(mpscl_matrix_batch_normalization_gradient_encode(grad, cb, dy, x, mean, var, gamma,
+                                                               beta, dx, dgamma, dbeta));
+    ASSERT_OK(mpscl_command_buffer_commit(cb));
+    ASSERT_OK(mpscl_command_buffer_wait_until_completed(cb));
+    ASSERT_OK(mpscl_matrix_read(y, out, 4 * C));
+    ASSERT_OK(mpscl_matrix_read(dx, dxs, 4 * C));
+    ASSERT_OK(mpscl_vector_read(dgamma, dg));
+    ASSERT_OK(mpscl_vector_read(dbeta, db));
+
+    for (size_t j = 0; j < C; j++) {
+        double z = pn->z[j];
+        double rf = ref_neuron_f(&pn->n, z), rdf = ref_neuron_df(&pn->n, z);
+
+        ck_assert_msg(pinned_equal(out[j], pn->f[j], 1e-6) && pinned_equal(rf, pn->f[j], 1e-12),
+                      "type %d (%g, %g, %g) f(%g): device %.9g, reference %.17g, documented %.17g",
+                      pn->n.type, pn->n.a, pn->n.b, pn->n.c, z, out[j], rf, pn->f[j]);
+        ck_assert_msg(pinned_equal(db[j], pn->df[j], 1e-6) &&
+                      pinned_equal(rdf, pn->df[j], 1e-12),
+                      "type %d (%g, %g, %g) f'(%g): device %.9g, reference %.17g, documented %.17g",
+                      pn->n.type, pn->n.a, pn->n.b, pn->n.c, z, db[j], rdf, pn->df[j]);
+        /* dgamma = f' * xhat and dx = gamma * s * (dz - dbeta - xhat * dgamma): 0 unless
+         * f' is not finite (0 * inf). */
+        if (isfinite(pn->df[j])) {
+            ck_assert_msg(dg[j] == 0 && dxs[j] == 0, "type %d z %g: dgamma %g, dx %g",
+                          pn->n.type, z, dg[j], dxs[j]);
+        }
+    }
+    mpscl_command_buffer_release(cb);
+    mpscl_matrix_batch_normalization_gradient_release(grad);
+    mpscl_matrix_batch_normalization_release(fwd);
+    mpscl_vector_release(dbeta);
+    mpscl_vector_release(dgamma);
+    mpscl_vector_release(beta);
+    mpscl_vector_release(gamma);
+    mpscl_vector_release(var);
+    mpscl_vector_release(mean);
+    mpscl_matrix_release(dx);
+    mpscl_matrix_release(dy);
+    mpscl_matrix_release(y);
+    mpscl_matrix_release(x);
+}
+END_TEST
+
 START_TEST(test_properties)
 {
     mpscl_matrix_batch_normalization_gradient *g, *copy;
@@ -170,6 +310,7 @@ main(void)
     tcase_add_checked_fixture(k, test_device_setup, test_device_teardown);
     tcase_set_timeout(k, 300);
     tcase_add_loop_test(k, test_kinks, 0, (int)(sizeof kinks / sizeof kinks[0]));
+    tcase_add_loop_test(k, test_pinned_values, 0, (int)(sizeof pins / sizeof pins[0]));
     suite_add_tcase(s, k);
     tcase_add_checked_fixture(p, test_device_setup, test_device_teardown);
     tcase_add_test(p, test_properties);

@@ -1,11 +1,14 @@
-/* tests/check_device.c: choosing a device (MPSCL_DEVICE forms, by index), wrapping a user's
- * context, data-type support, getters and reference counting. */
+/* tests/check_device.c: choosing a device (the selector's parser on made-up device lists, then
+ * mpscl_device_create_with_selector and MPSCL_DEVICE on the real ones, by index), wrapping a
+ * user's context, data-type support, getters and reference counting. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/device_select.h"
 #include "util.h"
 
 /* The first device of the given type over all platforms in the library's enumeration order
@@ -93,6 +96,294 @@ check_env_choice(const char *value, cl_device_id want)
     mpscl_device_release(d);
 }
 
+/* ---- the selector's parser and matcher, without devices ---- */
+
+static mpscl__selector
+parse_ok(const char *text)
+{
+    mpscl__selector sel;
+    char why[160] = "untouched";
+
+    ck_assert_msg(mpscl__selector_parse(text, &sel, why, sizeof why) == MPSCL_SUCCESS,
+                  "\"%s\" refused: %s", text, why);
+    return sel;
+}
+
+START_TEST(parse_forms)
+{
+    mpscl__selector sel;
+
+    /* Empty and blank: the default choice. */
+    static const char *const blank[] = {"", " ", "\t", " \t\r\n\v\f "};
+    for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++)
+        ck_assert_int_eq(parse_ok(blank[i]).kind, MPSCL__SELECT_DEFAULT);
+
+    /* Types, in any case and with blanks around. */
+    static const struct { const char *text; cl_device_type type; } types[] = {
+        {"gpu", CL_DEVICE_TYPE_GPU}, {"GPU", CL_DEVICE_TYPE_GPU}, {" Gpu\n", CL_DEVICE_TYPE_GPU},
+        {"cpu", CL_DEVICE_TYPE_CPU}, {"CPU", CL_DEVICE_TYPE_CPU}, {"\tcPu ", CL_DEVICE_TYPE_CPU},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        sel = parse_ok(types[i].text);
+        ck_assert_int_eq(sel.kind, MPSCL__SELECT_TYPE);
+        ck_assert_uint_eq(sel.type, types[i].type);
+    }
+
+    /* Index pairs. */
+    static const struct { const char *text; cl_uint p, d; } pairs[] = {
+        {"0:0", 0, 0}, {"1:2", 1, 2}, {" 3:4 ", 3, 4}, {"007:010", 7, 10},
+        {"4294967295:4294967295", 4294967295u, 4294967295u}, {"12:0\n", 12, 0},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        sel = parse_ok(pairs[i].text);
+        ck_assert_msg(sel.kind == MPSCL__SELECT_INDEX, "\"%s\": kind %d", pairs[i].text,
+                      (int)sel.kind);
+        ck_assert_uint_eq(sel.platform, pairs[i].p);
+        ck_assert_uint_eq(sel.device, pairs[i].d);
+    }
+
+    /* Names: everything else, trimmed, inner blanks and colons kept. */
+    static const struct { const char *text, *name; } names[] = {
+        {"Xeon", "Xeon"}, {"  h100 80gb ", "h100 80gb"}, {"gfx90a:sramecc+", "gfx90a:sramecc+"},
+        {"4090", "4090"}, {"gpus", "gpus"}, {"cpu0", "cpu0"}, {"x1:2", "x1:2"}, {"-haswell", "-haswell"},
+        {"g pu", "g pu"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        sel = parse_ok(names[i].text);
+        ck_assert_msg(sel.kind == MPSCL__SELECT_NAME, "\"%s\": kind %d", names[i].text,
+                      (int)sel.kind);
+        ck_assert_uint_eq(sel.name_len, strlen(names[i].name));
+        ck_assert_int_eq(strncmp(sel.name, names[i].name, sel.name_len), 0);
+    }
+}
+END_TEST
+
+START_TEST(parse_malformed)
+{
+    /* Each malformed index pair with a fragment the message must hold. */
+    static const struct { const char *text, *says; } bad[] = {
+        {"1:", "device index after ':' is missing"},
+        {" 1: ", "device index after ':' is missing"},
+        {":2", "platform index before ':' is missing"},
+        {":", "platform index before ':' is missing"},
+        {"1:x", "device index must be a decimal number, found 'x'"},
+        {"1: 2", "device index must be a decimal number, found ' '"},
+        {"1 :2", "expected ':' after the platform index, found ' '"},
+        {"1x:2", "expected ':' after the platform index, found 'x'"},
+        {"1:2:3", "unexpected ':' after the device index"},
+        {"1:2x", "unexpected 'x' after the device index"},
+        {"1:2 3", "unexpected ' ' after the device index"},
+        {"-1:0", "platform index must be a decimal number, found '-'"},
+        {"+1:0", "platform index must be a decimal number, found '+'"},
+        {"0:-1", "device index must be a decimal number, found '-'"},
+        {"1:\x01", "found 0x01"},
+        {"99999999999999999999:0", "platform index 99999999999999999999 is larger than 4294967295"},
+        {"4294967296:0", "platform index 4294967296 is larger than 4294967295"},
+        {"0:4294967296", "device index 4294967296 is larger than 4294967295"},
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mpscl__selector sel;
+        char why[160] = "";
+
+        ck_assert_msg(mpscl__selector_parse(bad[i].text, &sel, why, sizeof why) ==
+                      MPSCL_ERROR_INVALID_ARGUMENT, "\"%s\" accepted", bad[i].text);
+        ck_assert_msg(strstr(why, bad[i].says) != NULL, "\"%s\": message \"%s\" lacks \"%s\"",
+                      bad[i].text, why, bad[i].says);
+    }
+    /* A short buffer truncates the message, never overruns it. */
+    {
+        mpscl__selector sel;
+        char why[8];
+
+        memset(why, 'z', sizeof why);
+        ck_assert_int_eq(mpscl__selector_parse("1:x", &sel, why, 4), MPSCL_ERROR_INVALID_ARGUMENT);
+        ck_assert_uint_eq(strlen(why), 3);
+        ck_assert_int_eq(why[4], 'z');
+    }
+}
+END_TEST
+
+/* Two platforms: a CPU and an accelerator, then two GPUs; and a third platform whose device
+ * answered no query. */
+static const mpscl__device_desc made_up[] = {
+    {0, 0, CL_DEVICE_TYPE_CPU, "pthread-Intel(R) Xeon(R) Platinum 8480+"},
+    {0, 1, CL_DEVICE_TYPE_ACCELERATOR, "Fancy Accelerator"},
+    {1, 0, CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_DEFAULT, "NVIDIA H100 80GB HBM3"},
+    {1, 1, CL_DEVICE_TYPE_GPU, "gfx90a:sramecc+:xnack-"},
+    {2, 0, 0, NULL},
+};
+enum { MADE_UP = sizeof made_up / sizeof made_up[0] };
+
+static size_t
+pick(const char *text, const mpscl__device_desc *list, size_t count)
+{
+    mpscl__selector sel = parse_ok(text);
+
+    return mpscl__selector_match(&sel, list, count);
+}
+
+START_TEST(match_made_up_devices)
+{
+    static const struct { const char *text; size_t want; } cases[] = {
+        {"", 2}, {"  ", 2}, {"gpu", 2}, {"GPU", 2}, {"cpu", 0},
+        {"0:0", 0}, {"0:1", 1}, {"1:0", 2}, {"1:1", 3}, {"2:0", 4},
+        {"0:2", MADE_UP}, {"3:0", MADE_UP}, {"4294967295:0", MADE_UP},
+        {"xeon", 0}, {"XEON(r) platinum", 0}, {"8480+", 0}, {"accel", 1}, {"h100", 2},
+        {"hbm3", 2}, {"nvidia h100 80gb hbm3", 2}, {"GFX90A:SRAMECC", 3}, {"xnack-", 3},
+        {"HBM3 ", 2}, {"e", 0},
+        {"no such device", MADE_UP}, {"h100  80gb", MADE_UP}, {"gpus", MADE_UP},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t got = pick(cases[i].text, made_up, MADE_UP);
+        ck_assert_msg(got == cases[i].want, "\"%s\" picked %zu, not %zu", cases[i].text, got,
+                      cases[i].want);
+    }
+    /* No GPU: the default is the first device, "gpu" is no match. */
+    ck_assert_uint_eq(pick("", made_up, 2), 0);
+    ck_assert_uint_eq(pick("gpu", made_up, 2), 2);
+    /* A device whose queries failed is skipped, not fatal: the default then takes device 0. */
+    ck_assert_uint_eq(pick("", made_up + 4, 1), 0);
+    ck_assert_uint_eq(pick("cpu", made_up + 4, 1), 1);
+    ck_assert_uint_eq(pick("x", made_up + 4, 1), 1);
+    /* An empty list matches nothing, the default included. */
+    ck_assert_uint_eq(pick("", made_up, 0), 0);
+    ck_assert_uint_eq(pick("0:0", made_up, 0), 0);
+}
+END_TEST
+
+/* What the matcher reads of the devices: the enumeration asks the driver for nothing more. */
+START_TEST(selector_needs)
+{
+    mpscl__selector sel = parse_ok("");
+
+    ck_assert(mpscl__selector_needs_type(&sel) && !mpscl__selector_needs_name(&sel));
+    sel = parse_ok("cpu");
+    ck_assert(mpscl__selector_needs_type(&sel) && !mpscl__selector_needs_name(&sel));
+    sel = parse_ok("0:1");
+    ck_assert(!mpscl__selector_needs_type(&sel) && !mpscl__selector_needs_name(&sel));
+    sel = parse_ok("Xeon");
+    ck_assert(!mpscl__selector_needs_type(&sel) && mpscl__selector_needs_name(&sel));
+}
+END_TEST
+
+/* ---- real devices ---- */
+
+/* mpscl_device_create_with_selector(text) must pick `want`, or fail with NO_DEVICE when want is
+ * NULL. */
+static void
+check_selector(const char *text, cl_device_id want)
+{
+    mpscl_device *d = (mpscl_device *)&d;
+
+    if (want == NULL) {
+        ASSERT_STATUS(mpscl_device_create_with_selector(text, &d), MPSCL_ERROR_NO_DEVICE);
+        ck_assert_ptr_null(d);
+        ck_assert_msg(strstr(mpscl_last_error_message(), "matches no device") != NULL &&
+                      strstr(mpscl_last_error_message(), "MPSCL_DEVICE") == NULL,
+                      "\"%s\": message \"%s\"", text, mpscl_last_error_message());
+        return;
+    }
+    ASSERT_OK(mpscl_device_create_with_selector(text, &d));
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(mpscl_device_cl_device_id(d) == want, "selector \"%s\" picked %s", text,
+                  mpscl_device_name(d));
+    mpscl_device_release(d);
+}
+
+START_TEST(selector_real_devices)
+{
+    cl_device_id cpu = first_device_of_type(CL_DEVICE_TYPE_CPU);
+    cl_device_id gpu = first_device_of_type(CL_DEVICE_TYPE_GPU);
+    cl_device_id first = first_device_of_type(CL_DEVICE_TYPE_ALL);
+    cl_device_id mine = mpscl_device_cl_device_id(test_device);
+    cl_platform_id plats[16];
+    cl_uint nplat = 0;
+    char name[256] = "", upper[256], pair[32];
+
+    /* The environment must not steer the API call. */
+    ck_assert_int_eq(setenv("MPSCL_DEVICE", "no device has this name", 1), 0);
+    check_selector("", gpu != NULL ? gpu : first);
+    check_selector(" \t", gpu != NULL ? gpu : first);
+    check_selector("cpu", cpu);
+    check_selector(" CPU\n", cpu);
+    check_selector("gpu", gpu);
+
+    /* Every device by its pair, and device 0 of platform 0 with leading zeros. */
+    ck_assert_int_eq(clGetPlatformIDs(16, plats, &nplat), CL_SUCCESS);
+    for (cl_uint p = 0; p < nplat && p < 16; p++) {
+        cl_device_id ids[64];
+        cl_uint n = 0;
+
+        ck_assert_int_eq(clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 64, ids, &n), CL_SUCCESS);
+        for (cl_uint i = 0; i < n && i < 64; i++) {
+            snprintf(pair, sizeof pair, "%u:%u", p, i);
+            check_selector(pair, ids[i]);
+        }
+        snprintf(pair, sizeof pair, "%u:%u", p, n);
+        check_selector(pair, NULL);
+    }
+    check_selector("00:000", first);
+    snprintf(pair, sizeof pair, "%u:0", nplat);
+    check_selector(pair, NULL);
+
+    /* The device under test by its whole name in upper case: the first device with that name. */
+    ck_assert_int_eq(clGetDeviceInfo(mine, CL_DEVICE_NAME, sizeof name - 1, name, NULL),
+                     CL_SUCCESS);
+    for (size_t i = 0; i <= strlen(name); i++)
+        upper[i] = (char)toupper((unsigned char)name[i]);
+    {
+        mpscl_device *d = NULL;
+
+        ASSERT_OK(mpscl_device_create_with_selector(upper, &d));
+        ck_assert_str_eq(mpscl_device_name(d), name);
+        mpscl_device_release(d);
+    }
+    check_selector("no such device, surely 7f3a", NULL);
+}
+END_TEST
+
+START_TEST(selector_errors)
+{
+    static const char *const bad[] = {"1:", ":2", "1:x", "99999999999999999999:0", "0:0:0",
+                                      " -1:0 "};
+    mpscl_device *d = (mpscl_device *)&d;
+
+    ASSERT_STATUS(mpscl_device_create_with_selector(NULL, &d), MPSCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(d);
+    ck_assert_msg(strstr(mpscl_last_error_message(), "selector is NULL") != NULL, "message: %s",
+                  mpscl_last_error_message());
+    ASSERT_STATUS(mpscl_device_create_with_selector("cpu", NULL), MPSCL_ERROR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(mpscl_last_error_message(), "out is NULL") != NULL, "message: %s",
+                  mpscl_last_error_message());
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char quoted[64];
+
+        snprintf(quoted, sizeof quoted, "\"%s\" is not a valid selector: ", bad[i]);
+        d = (mpscl_device *)&d;
+        ASSERT_STATUS(mpscl_device_create_with_selector(bad[i], &d),
+                      MPSCL_ERROR_INVALID_ARGUMENT);
+        ck_assert_ptr_null(d);
+        ck_assert_msg(strstr(mpscl_last_error_message(), quoted) != NULL, "message: %s",
+                      mpscl_last_error_message());
+        /* MPSCL_DEVICE goes through the same parser, and its message says where the string
+         * came from. */
+        ck_assert_int_eq(setenv("MPSCL_DEVICE", bad[i], 1), 0);
+        d = (mpscl_device *)&d;
+        ASSERT_STATUS(mpscl_device_create_default(&d), MPSCL_ERROR_INVALID_ARGUMENT);
+        ck_assert_ptr_null(d);
+        ck_assert_msg(strstr(mpscl_last_error_message(), "MPSCL_DEVICE=") != NULL &&
+                      strstr(mpscl_last_error_message(), quoted) != NULL, "message: %s",
+                      mpscl_last_error_message());
+    }
+    /* A success clears the message a failure left. */
+    ASSERT_OK(mpscl_device_create_with_selector("0:0", &d));
+    ck_assert_str_eq(mpscl_last_error_message(), "");
+    mpscl_device_release(d);
+}
+END_TEST
+
 START_TEST(default_device)
 {
     cl_device_id gpu = first_device_of_type(CL_DEVICE_TYPE_GPU);
@@ -119,6 +410,7 @@ START_TEST(default_device)
     /* An empty MPSCL_DEVICE counts as unset. */
     mpscl_device_release(d);
     check_env_choice("", gpu != NULL ? gpu : first);
+    check_env_choice(" \t ", gpu != NULL ? gpu : first);
     ASSERT_STATUS(mpscl_device_create_default(NULL), MPSCL_ERROR_INVALID_ARGUMENT);
 }
 END_TEST
@@ -128,6 +420,7 @@ START_TEST(env_cpu_gpu)
     /* Asserted against what OpenCL itself reports, so this holds with or without a GPU. */
     check_env_choice("cpu", first_device_of_type(CL_DEVICE_TYPE_CPU));
     check_env_choice("gpu", first_device_of_type(CL_DEVICE_TYPE_GPU));
+    check_env_choice(" CPU ", first_device_of_type(CL_DEVICE_TYPE_CPU));
 }
 END_TEST
 
@@ -348,8 +641,15 @@ device_suite(void)
     TCase *tc = tcase_create("core");
     TCase *env = tcase_create("choice");
     TCase *err = tcase_create("errors");
+    TCase *parse = tcase_create("selector");
 
     /* Each test may create several contexts; PoCL makes that slow only under valgrind. */
+    tcase_add_test(parse, parse_forms);
+    tcase_add_test(parse, parse_malformed);
+    tcase_add_test(parse, match_made_up_devices);
+    tcase_add_test(parse, selector_needs);
+    suite_add_tcase(s, parse);
+
     tcase_add_checked_fixture(env, env_save, env_restore);
     tcase_add_checked_fixture(env, test_device_setup, test_device_teardown);
     tcase_set_timeout(env, 60);
@@ -358,6 +658,8 @@ device_suite(void)
     tcase_add_test(env, env_indices);
     tcase_add_test(env, env_name_substring);
     tcase_add_test(env, count_and_index);
+    tcase_add_test(env, selector_real_devices);
+    tcase_add_test(env, selector_errors);
     suite_add_tcase(s, env);
 
     tcase_add_checked_fixture(tc, test_device_setup, test_device_teardown);

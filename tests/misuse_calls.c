@@ -21,6 +21,17 @@ START_TEST(test_device_calls)
     EXPECT(mpscl_device_create_default(NULL), MPSCL_ERROR_INVALID_ARGUMENT, "out");
     EXPECT(mpscl_device_count(NULL), MPSCL_ERROR_INVALID_ARGUMENT, "count");
     EXPECT(mpscl_device_create_by_index(0, NULL), MPSCL_ERROR_INVALID_ARGUMENT, "out");
+    EXPECT(mpscl_device_create_with_selector("cpu", NULL), MPSCL_ERROR_INVALID_ARGUMENT, "out");
+    EXPECT(mpscl_device_create_with_selector(NULL, &d), MPSCL_ERROR_INVALID_ARGUMENT, "selector");
+    ck_assert_ptr_null(d);
+    d = POISON;
+    EXPECT(mpscl_device_create_with_selector("1:x", &d), MPSCL_ERROR_INVALID_ARGUMENT, "1:x");
+    ck_assert_ptr_null(d);
+    d = POISON;
+    EXPECT(mpscl_device_create_with_selector("no device has this name", &d),
+           MPSCL_ERROR_NO_DEVICE, "matches no device");
+    ck_assert_ptr_null(d);
+    d = POISON;
     ASSERT_OK(mpscl_device_count(&n));
     EXPECT(mpscl_device_create_by_index(n, &d), MPSCL_ERROR_OUT_OF_RANGE, "index");
     ck_assert_ptr_null(d);

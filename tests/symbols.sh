@@ -34,10 +34,14 @@ if [ -n "$bad" ]; then
     printf '%s\n' "$bad" | sed 's/^/  /' >&2
     status=1
 fi
-# A sample of the API, the copies and host-memory objects included: each must be exported.
-for want in mpscl_device_create_default mpscl_matrix_write mpscl_matrix_encode_write \
-    mpscl_matrix_encode_read mpscl_vector_encode_write mpscl_vector_encode_read \
-    mpscl_matrix_create_with_host_memory mpscl_vector_create_with_host_memory; do
+# A sample of the API, the copies, host-memory objects and the selector included: each must be
+# exported (the filter above would pass an empty table).
+for want in mpscl_device_create_default mpscl_device_create_with_selector mpscl_matrix_write \
+    mpscl_matrix_encode_write mpscl_matrix_encode_read mpscl_vector_encode_write \
+    mpscl_vector_encode_read mpscl_matrix_create_with_host_memory \
+    mpscl_vector_create_with_host_memory \
+    mpscl_matrix_batch_normalization_encode_with_running_statistics \
+    mpscl_matrix_batch_normalization_gradient_set_frozen_statistics; do
     if ! printf '%s\n' "$names" | grep -x "$want" >/dev/null; then
         echo "symbols.sh: $lib does not export $want" >&2
         status=1

@@ -29,8 +29,7 @@ tool_open_device(const char *want, mpscl_device **out, const char *prog)
     idx = strtoul(want, &end, 10);
     if (*want != '\0' && *end == '\0')
         return tool_check(mpscl_device_create_by_index(idx, out), "device by index", prog);
-    setenv("MPSCL_DEVICE", want, 1);
-    return tool_check(mpscl_device_create_default(out), "device", prog);
+    return tool_check(mpscl_device_create_with_selector(want, out), "device", prog);
 }
 
 double

@@ -5,7 +5,8 @@
 #include <mpscl/mpscl.h>
 
 /* The device a --device value names: an index of mpscl_device_create_by_index, or any
- * MPSCL_DEVICE value; NULL: the default device. Prints the library's message on failure. */
+ * selector of mpscl_device_create_with_selector; NULL: the default device. Prints the library's
+ * message on failure. */
 int tool_open_device(const char *want, mpscl_device **out, const char *prog);
 /* Monotonic wall time in seconds. */
 double tool_now(void);

@@ -14,10 +14,35 @@ extern "C" {
 
 typedef struct mpscl_device mpscl_device;
 
-/* The default device: MPSCL_DEVICE chooses when set ("gpu", "cpu", "<platform>:<device>" indices,
- * or a case-insensitive substring of the device name); otherwise the first GPU of any platform,
- * else the first device. MPSCL_ERROR_NO_DEVICE when nothing matches (a set MPSCL_DEVICE that
- * matches nothing is an error, not a silent fallback). *out is NULL on failure. */
+/* A device chosen by a selector string, in a new context of its own. The forms, tried in this
+ * order on the selector with leading and trailing blanks (space, \t, \n, \v, \f, \r) removed:
+ *
+ *   ""            empty, or blanks only: the default choice, the first device whose
+ *                 CL_DEVICE_TYPE includes GPU, else the first device.
+ *   "gpu", "cpu"  the first device whose CL_DEVICE_TYPE includes GPU (resp. CPU); the words
+ *                 match in any case ("GPU", "Cpu"). Unlike "", "gpu" never falls back.
+ *   "<p>:<d>"     device d of platform p, both decimal indices from 0 in clGetPlatformIDs and
+ *                 clGetDeviceIDs(CL_DEVICE_TYPE_ALL) order (tools/mpscl-info lists them). This
+ *                 form is recognised when the selector contains ':' and starts with a digit,
+ *                 ':', '+' or '-'; it must then be exactly digits, ':', digits, each index at
+ *                 most 4294967295 (leading zeros allowed, no sign, no inner blanks).
+ *   anything else a substring of CL_DEVICE_NAME, compared without regard to ASCII case and at
+ *                 any position; inner blanks are part of it. The first device in the order
+ *                 above whose name contains it. A name fragment that starts with a digit and
+ *                 holds a ':' reads as indices, and "gpu"/"cpu" as types: use more of the name.
+ *
+ * "First" is always in platform order, then device order. Errors (*out NULL on every failure):
+ * MPSCL_ERROR_INVALID_ARGUMENT for a NULL selector or out, and for a malformed "<p>:<d>" ("1:",
+ * ":2", "1:x", "1:2:3", "-1:0", an index above 4294967295), with a message quoting the selector
+ * and saying what is wrong; these are refused before any OpenCL call. MPSCL_ERROR_NO_DEVICE when
+ * no OpenCL device exists, or a well-formed selector matches none (indices past the end, no
+ * device of that type, no name containing the fragment): never a silent fallback. */
+MPSCL_API mpscl_status mpscl_device_create_with_selector(const char *selector,
+                                                         mpscl_device **out);
+/* The default device: mpscl_device_create_with_selector with the value of the MPSCL_DEVICE
+ * environment variable, or "" (the first GPU, else the first device) when it is unset. A set
+ * MPSCL_DEVICE that is malformed or matches nothing is an error with the same statuses, its
+ * message naming MPSCL_DEVICE, not a fallback to the default choice. */
 MPSCL_API mpscl_status mpscl_device_create_default(mpscl_device **out);
 /* Wraps the caller's context and device; both are retained and released with the device. */
 MPSCL_API mpscl_status mpscl_device_create_from_cl(cl_context context, cl_device_id device,

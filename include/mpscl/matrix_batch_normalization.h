@@ -13,6 +13,20 @@
  * output and another operand is MPSCL_ERROR_INVALID_ARGUMENT. Overlap is detected between
  * objects over the same cl_mem, not between sub-buffers of one buffer.
  *
+ * Data types: every matrix of an encode has one mpscl_data_type (else
+ * MPSCL_ERROR_INVALID_DATA_TYPE); fp64 needs mpscl_device_supports_data_type (else
+ * MPSCL_ERROR_UNSUPPORTED). Each vector, chosen one by one, is fp32 or the matrices' type (else
+ * MPSCL_ERROR_INVALID_DATA_TYPE): fp16 or bf16 data with fp32 statistics and parameters works,
+ * fp32 data with fp16, bf16 or fp64 vectors does not. The same rule holds for the gradient.
+ *
+ * Precision: fp16 and bf16 are storage formats. Loads widen to fp32, and all arithmetic, the
+ * statistics and every sum over rows are fp32, or fp64 for fp64 data (fp32 vectors beside fp64
+ * data are widened, not the reverse); each stored value is rounded once to its operand's type,
+ * to nearest even. Computed statistics are rounded to their vectors' types before they
+ * normalise, so the result matches the mean and variance stored (and a later gradient reads
+ * them). Sums are fixed-order trees: the same inputs, device and launch plan give bitwise the
+ * same outputs.
+ *
  * Thread safety: retain/release from any thread. encode may be called from several threads at
  * once on one kernel object (each with its own command buffer); setters must not run while
  * another thread encodes with the same object. */
@@ -55,8 +69,57 @@ MPSCL_API size_t mpscl_matrix_batch_normalization_source_input_feature_channels(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_input_feature_channels(
     mpscl_matrix_batch_normalization *k, size_t c);
-/* An unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel
- * parameters) and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
+/* The fused neuron, shared with mpscl_matrix_batch_normalization_gradient. The forward writes
+ * y = f(z) with z = gamma * xhat + beta; the gradient evaluates f' at the same z, rebuilt bit for
+ * bit (no contraction), multiplies the incoming gradient by it, and only then sums, so a kink
+ * takes the same side in both. a, b, c are this call's parameters; a type ignores those it does
+ * not use. They all start at 0, which is not the identity of most types (see the warning below).
+ * sigma(t) = 1 / (1 + e^-t); Phi, phi: the standard normal distribution and density; u = a z + b.
+ *
+ *   type          f(z)                                  f'(z); value at the kinks
+ *   NONE          z                                     1
+ *   RELU          z >= 0 ? z : a z   (a: leaky slope)   z > 0 ? 1 : a; a at z = 0
+ *   LINEAR        u                                     a
+ *   SIGMOID       sigma(z)                              sigma(z) (1 - sigma(z))
+ *   HARD_SIGMOID  clamp(u, 0, 1)                        0 < u < 1 ? a : 0; 0 where u = 0 or 1
+ *   TANH          a tanh(b z)                           a b / cosh^2(b z); 0 where cosh overflows
+ *   ABSOLUTE      |z|                                   -1 for z < 0, 1 for z > 0; 0 at z = 0
+ *   SOFT_PLUS     a ln(1 + e^(b z))                     a b sigma(b z)
+ *   SOFT_SIGN     z / (1 + |z|)                         1 / (1 + |z|)^2
+ *   ELU           z >= 0 ? z : a (e^z - 1)              z > 0 ? 1 : a e^z; a at z = 0
+ *   PRELU         refused: MPSCL_ERROR_UNSUPPORTED (its parameters are per channel)
+ *   RELUN         min(v, b), v = z >= 0 ? z : a z       v >= b ? 0 : z > 0 ? 1 : a; 0 where v = b,
+ *                 (b: the ceiling; a = 0, b = 6: ReLU6)   a at z = 0 (when b > 0)
+ *   POWER         u^c                                   a c u^(c - 1)
+ *   EXPONENTIAL   c^u; e^u when c == -1                 a ln(c) c^u; a e^u when c == -1
+ *   LOGARITHM     ln(u) / ln(c); ln(u) when c == -1     a / (u ln(c)); a / u when c == -1
+ *   GELU          z Phi(z)                              Phi(z) + z phi(z)
+ *
+ * Usual parameters (none is applied for you): LINEAR 1, 0; HARD_SIGMOID 0.2, 0.5; TANH 1, 1;
+ * SOFT_PLUS 1, 1; ELU a = 1; RELUN 0, 6; POWER 1, 0, 1; EXPONENTIAL and LOGARITHM 1, 0, -1.
+ * c == -1 is an exact comparison. f and f' use the device's math built-ins, so their last bits
+ * vary between devices (GELU on fp32, fp16 and bf16 data uses an erfc approximation with
+ * relative error below 1.2e-7).
+ *
+ * Outside the domain nothing is clamped or refused: POWER, EXPONENTIAL and LOGARITHM give what
+ * pow and log give. A negative u to a non-integer power and the log of a negative u are NaN. At
+ * u = 0: LOGARITHM is infinite (-inf for base e) with an infinite slope; POWER has an infinite
+ * slope for c < 1 and an infinite value for c < 0. Where u < 0, LOGARITHM's f is NaN but its
+ * f' = a / (u ln c) is finite (base e, or c > 0), so the gradient is not NaN there. LOGARITHM
+ * with c = 1 divides by ln 1 = 0; EXPONENTIAL with c = 0 or c < 0 (other than -1) has ln c = -inf
+ * or NaN in f'. A NaN z gives NaN f and, except for NONE and LINEAR, NaN f'.
+ *
+ * Warning: parameters that silence the neuron are accepted without notice. y = 0 and a zero
+ * gradient for every z: TANH with a = 0 or b = 0; SOFT_PLUS with a = 0; LINEAR with a = b = 0;
+ * HARD_SIGMOID with a = 0 and b <= 0; RELUN with a = b = 0. Each of these is the default
+ * (0, 0, 0). A constant y with f' = 0: LINEAR, HARD_SIGMOID, POWER (u = b > 0) and EXPONENTIAL
+ * (c > 0) with a = 0; SOFT_PLUS with b = 0 (a ln 2); EXPONENTIAL with c = 1; POWER with c = 0
+ * (1, but NaN f' where u = 0); RELUN with a = 0 and b < 0 (y = b). With (0, 0, 0), POWER and
+ * EXPONENTIAL give y = 1 and a NaN gradient (0 * inf), and LOGARITHM NaN for both.
+ *
+ * Errors: an unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU and
+ * types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. A refused call keeps the previous
+ * neuron. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_neuron_type(
     mpscl_matrix_batch_normalization *k, mpscl_neuron_type t, float a, float b, float c);
 MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_neuron_type(

@@ -48,8 +48,12 @@ MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_source_input_feature_
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(
     mpscl_matrix_batch_normalization_gradient *k, size_t c);
-/* An unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel
- * parameters) and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
+/* The neuron whose derivative f'(z) multiplies the incoming gradient, at z = gamma * xhat + beta
+ * rebuilt exactly as the forward computed it: the table of formulas, kink values, domains and
+ * the parameters that silence a neuron is at mpscl_matrix_batch_normalization_set_neuron_type
+ * (matrix_batch_normalization.h). Set the same type and parameters as the forward's. An unknown
+ * type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel parameters)
+ * and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_neuron_type(
     mpscl_matrix_batch_normalization_gradient *k, mpscl_neuron_type t, float a, float b, float c);
 MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_gradient_neuron_type(
@@ -109,6 +113,9 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_frozen_stat
  * exactly the gradient region or the input region (in place); other overlaps are refused.
  * Two passes: per-column partial sums over row chunks into scratch kept by this object, then a
  * fixed-order reduction that writes dx, dgamma and dbeta; results are bitwise reproducible.
+ * Data types and precision as for the forward (matrix_batch_normalization.h): one type for the
+ * matrices, each vector fp32 or that type; dgamma and dbeta are summed in fp32 (fp64 for fp64
+ * data) and rounded once to their vectors' types.
  * Everything is validated before anything is enqueued: a refused call writes nothing. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
     mpscl_matrix_batch_normalization_gradient *k, mpscl_command_buffer *cb,
