@@ -201,8 +201,9 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
  * the bytes is trusted: a wrong magic, a gradient kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
  * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, momentum
- * outside [0, 1], a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
- * format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or out is MPSCL_ERROR_INVALID_ARGUMENT.
+ * outside [0, 1], a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in
+ * mpscl_last_error_message(); a newer format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or
+ * out is MPSCL_ERROR_INVALID_ARGUMENT.
  * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create_from_bytes(
     mpscl_device *d, const void *bytes, size_t size,

@@ -134,11 +134,12 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
  * same object, not with its setters. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_serialize(
     const mpscl_matrix_batch_normalization_gradient *k, void **bytes, size_t *size);
-/* A new object on d with the properties of an archive written by _serialize above. Nothing in
- * the bytes is trusted: a wrong magic, a forward kernel's archive, format version 0, truncation,
+/* A new object on d with the properties of an archive written by _serialize above (format
+ * version 1 archives, which predate frozen_statistics, are read with it off). Nothing in the
+ * bytes is trusted: a wrong magic, a forward kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
- * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a NUL in the
- * label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
+ * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a frozen flag
+ * other than 0 or 1, a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
  * format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or out is MPSCL_ERROR_INVALID_ARGUMENT.
  * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create_from_bytes(
