@@ -412,8 +412,8 @@ bn_forward_rows_sqdev(FORWARD_INPUT_ARGS, uint tile_items)
 }
 
 /* Rows of the chunk in order (a CPU prefetches forward streams best). */
-__kernel void
-bn_forward_rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
+HELPER void
+rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
 {
     uint b = get_global_id(2), chunk = apply_chunk(), chunks = get_num_groups(1), count;
     uint j0 = tile_columns(c, tile_items, &count);
@@ -458,4 +458,24 @@ bn_forward_rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
             STOREV(yr, q * VW, MAPV(neuron_f, g[q] * xh + bt[q], na, nb, nc));
         }
     }
+}
+
+__kernel void
+bn_forward_rows_apply(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
+{
+    rows_apply(FORWARD_INPUTS, FORWARD_OUTPUTS, tile_items);
+}
+
+/* The three passes in one launch where every group holds all rows of its tile (one chunk: the
+ * library's plan for short columns, whose tile the cache keeps between passes). The item that
+ * writes the partials reads them back, so no other group is waited for; on a CPU each launch
+ * costs more than the passes of a small matrix. */
+__kernel void
+bn_forward_rows_whole(FORWARD_INPUT_ARGS, FORWARD_OUTPUT_ARGS, uint tile_items)
+{
+    if (compute_statistics) {
+        rows_statistics_pass(FORWARD_INPUTS, tile_items, 0);
+        rows_statistics_pass(FORWARD_INPUTS, tile_items, 1);
+    }
+    rows_apply(FORWARD_INPUTS, FORWARD_OUTPUTS, tile_items);
 }

@@ -367,8 +367,8 @@ tile_rows_sums(GRADIENT_INPUT_ARGS, ulong vb, uint j0, uint count, ulong r0, ulo
     }
 }
 
-__kernel void
-bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
+HELPER void
+rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
 {
     uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
     uint j0 = tile_columns(c, tile_items, &count);
@@ -389,8 +389,8 @@ bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
 
 /* Chunks in reverse order (apply_chunk: the rows pass 1 read last are the likeliest in the
  * cache), each chunk's rows first to last (a CPU prefetches forward streams best). */
-__kernel void
-bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
+HELPER void
+rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
 {
     uint b = get_global_id(2), chunk = apply_chunk(), chunks = get_num_groups(1), count;
     uint j0 = tile_columns(c, tile_items, &count);
@@ -426,4 +426,25 @@ bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_item
             STOREV(dxr, q * VW, DX_OF(scale[q], dz, xh, mdz[q], mdzxh[q]));
         }
     }
+}
+
+__kernel void
+bn_gradient_rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
+{
+    rows_partials(GRADIENT_INPUTS, tile_items);
+}
+
+__kernel void
+bn_gradient_rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
+{
+    rows_apply(GRADIENT_INPUTS, GRADIENT_OUTPUTS, tile_items);
+}
+
+/* Both passes in one launch where every group holds all rows of its tile (one chunk), as
+ * bn_forward_rows_whole does the forward's: the item reads back the partials it wrote. */
+__kernel void
+bn_gradient_rows_whole(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
+{
+    rows_partials(GRADIENT_INPUTS, tile_items);
+    rows_apply(GRADIENT_INPUTS, GRADIENT_OUTPUTS, tile_items);
 }

@@ -53,22 +53,25 @@ mpscl_matrix_batch_normalization_set_momentum(mpscl_matrix_batch_normalization *
 
 /* Operand order in ops[] and in bn_forward_apply's argument list. */
 enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_RUNNING_MEAN, OP_RUNNING_VAR, OP_COUNT };
-enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_ROWS_SUM, K_ROWS_SQDEV, K_ROWS_APPLY, K_COUNT };
+enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_ROWS_SUM, K_ROWS_SQDEV, K_ROWS_APPLY,
+       K_ROWS_WHOLE, K_COUNT };
 
 static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
                                            "bn_forward_fused", "bn_forward_tile",
                                            "bn_forward_rows_sum", "bn_forward_rows_sqdev",
-                                           "bn_forward_rows_apply"};
+                                           "bn_forward_rows_apply", "bn_forward_rows_whole"};
 _Static_assert(K_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every forward kernel");
 
 /* The kernels an encode runs, in order: the three passes (row streaming or not), apply alone
- * (given statistics), or one launch (the one-launch kernel, or one group per column tile). */
+ * (given statistics), or one launch (the one-launch kernel, one group per column tile, or row
+ * streaming with one chunk, which also applies given statistics). */
 static size_t
 plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p, size_t ks[MPSCL__BN_MAX_LAUNCHES])
 {
     size_t sum = p->rows ? K_ROWS_SUM : K_SUM, apply = p->rows ? K_ROWS_APPLY : K_APPLY;
-    size_t from = p->fused ? K_FUSED : p->tile ? K_TILE : k->compute_statistics ? sum : apply;
-    size_t to = p->fused ? K_FUSED : p->tile ? K_TILE : apply, count = 0;
+    size_t one = p->fused ? K_FUSED : p->tile ? K_TILE : p->whole ? K_ROWS_WHOLE : K_COUNT;
+    size_t from = one != K_COUNT ? one : k->compute_statistics ? sum : apply;
+    size_t to = one != K_COUNT ? one : apply, count = 0;
 
     for (size_t kr = from; kr <= to; kr++)
         ks[count++] = kr;

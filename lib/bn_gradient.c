@@ -46,10 +46,11 @@ mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(
 enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBETA, OP_COUNT };
 
 enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED, KERNEL_ROWS_PARTIALS, KERNEL_ROWS_APPLY,
-       KERNEL_TILE, KERNEL_COUNT };
+       KERNEL_TILE, KERNEL_ROWS_WHOLE, KERNEL_COUNT };
 static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
                                            "bn_gradient_fused", "bn_gradient_rows_partials",
-                                           "bn_gradient_rows_apply", "bn_gradient_tile"};
+                                           "bn_gradient_rows_apply", "bn_gradient_tile",
+                                           "bn_gradient_rows_whole"};
 _Static_assert(KERNEL_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every gradient kernel");
 
 /* The one launch's own arguments, after the outputs: the shared ones, then its interleave. */
@@ -63,14 +64,14 @@ set_fused_args(mpscl__bn_args *a, const mpscl__bn_plan *p)
     mpscl__bn_arg(a, sizeof lag, &lag);
 }
 
-/* The plan's kernels in launch order, ks[0 .. count-1]: pass 1 and pass 2, or the one launch. */
+/* The plan's kernels in launch order, ks[0 .. count-1]: pass 1 and pass 2, or one launch. */
 static size_t
 plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
              size_t ks[MPSCL__BN_MAX_LAUNCHES])
 {
     (void)k;
-    if (p->fused || p->tile) {
-        ks[0] = p->fused ? KERNEL_FUSED : KERNEL_TILE;
+    if (p->fused || p->tile || p->whole) {
+        ks[0] = p->fused ? KERNEL_FUSED : p->tile ? KERNEL_TILE : KERNEL_ROWS_WHOLE;
         return 1;
     }
     ks[0] = p->rows ? KERNEL_ROWS_PARTIALS : KERNEL_PARTIALS;

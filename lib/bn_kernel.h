@@ -12,7 +12,7 @@
  * gradient matrix), SECONDARY (the input matrix) and RESULT. */
 enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
 
-#define MPSCL__BN_MAX_KERNELS 8
+#define MPSCL__BN_MAX_KERNELS 10
 #define MPSCL__BN_MAX_ARGS 64
 
 /* A scalar kernel argument as last set (clSetKernelArg costs about half a microsecond on some

@@ -160,16 +160,46 @@ uses_rows(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t)
     return in->tune->rows == MPSCL__ON || (t != NULL && t->row_streaming);
 }
 
+/* One chunk per tile for short matrices: up to WHOLE_ROWS rows, two of the kernels' blocks of
+ * 64 (ROW_BLOCK), so no sum runs longer than 66 additions, as short as the tile layout's on GPUs
+ * (a taller chunk loses accuracy the tests notice); and a tile's rows, up to WHOLE_TILE_BYTES of
+ * x (and dy for the gradient), stay in a core's cache between the passes. */
+enum { WHOLE_ROWS = 128, WHOLE_TILE_BYTES = 256u << 10 };
+
+/* Tile width (items) for one chunk per tile: two groups per compute unit where the rows of such a
+ * tile fit the bounds above; 0 where they do not, or where MPSCL_TUNE fixes the tile or chunks. */
+static size_t
+whole_tile_items(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p, size_t items,
+                 size_t tile)
+{
+    size_t want = 2 * (size_t)in->device->compute_units;
+    size_t per_matrix = (want + p->batches - 1) / p->batches, narrow;
+
+    if (in->tune->lx != 0 || in->tune->chunks != 0 || p->n > WHOLE_ROWS)
+        return 0;
+    narrow = (items + per_matrix - 1) / per_matrix;
+    if (narrow > tile)
+        narrow = tile;
+    if (narrow == 0)
+        narrow = 1;
+    if (p->n * narrow * p->vw * mpscl__bn_real_size(p) * (in->is_gradient ? 2 : 1) >
+        WHOLE_TILE_BYTES)
+        return 0;
+    return narrow;
+}
+
 /* Row streaming: tiles of as many VW columns as the kernels' arrays fit in a quarter of local
  * memory, at most 64 KB (a core's L2 keeps them beside the rows passing through); about 4 groups
  * per compute unit, so uneven progress of the cores evens out; no more chunks than sqrt(N), which
- * keeps pass 2's sum over every chunk's partials well below the rows it streams. */
+ * keeps pass 2's sum over every chunk's partials well below the rows it streams. Short matrices
+ * instead take one chunk per (narrower) tile, and then every pass runs in one launch: on a CPU a
+ * launch costs more than the passes over a tile its cache holds. */
 static void
 plan_rows(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
 {
     size_t items = (p->c + p->vw - 1) / p->vw;
     size_t per_item = ROWS_ARRAYS * p->vw * mpscl__bn_real_size(p);
-    size_t budget = (size_t)(in->device->local_mem_size / 4), tile, groups, chunks, cheap;
+    size_t budget = (size_t)(in->device->local_mem_size / 4), tile, groups, chunks, cheap, whole;
 
     if (budget > (64u << 10))
         budget = 64u << 10;
@@ -180,16 +210,21 @@ plan_rows(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
         tile = items;
     if (tile == 0)
         tile = 1;
-    p->lx = tile;
-    p->ly = 1;
-    p->col_tiles = (items + tile - 1) / tile;
-    groups = p->col_tiles * p->batches;
+    groups = ((items + tile - 1) / tile) * p->batches;
     chunks = (4 * (size_t)in->device->compute_units + groups - 1) / groups;
     cheap = isqrt(p->n);
     if (chunks > cheap)
         chunks = cheap;
+    if (chunks > 1 && (whole = whole_tile_items(in, p, items, tile)) != 0) {
+        tile = whole;
+        chunks = 1;
+    }
+    p->lx = tile;
+    p->ly = 1;
+    p->col_tiles = (items + tile - 1) / tile;
     set_chunks(in, p, chunks, p->n);
     p->rows = 1;
+    p->whole = p->chunks == 1;
 }
 
 /* One group per column tile (bn_gradient_tile, bn_forward_tile with statistics): where the
@@ -338,6 +373,7 @@ assert_invariants(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
     assert(p->chunks * p->chunk_rows >= p->n && (p->chunks - 1) * p->chunk_rows < p->n);
     assert(!p->tile || (p->chunks == 1 && p->n <= 128 * p->ly));
     assert(p->rows + p->tile + p->fused <= 1);
+    assert(p->whole == (p->rows && p->chunks == 1));
     if (p->fused) {
         assert(p->tiles == p->col_tiles * p->batches && p->slab >= 1 && p->tiles % p->slab == 0);
         assert(p->lag >= 1 && p->lag <= p->tiles / p->slab);
@@ -378,6 +414,7 @@ mpscl__bn_plan_print(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
             p->n, p->c, p->batches, p->vw, p->lx, p->ly, p->chunks, p->chunk_rows,
             p->fused  ? "one launch"
             : p->tile ? "one group per tile"
+            : p->whole ? "row streaming, one launch"
             : p->rows ? "row streaming"
                       : "two launches",
             p->tiles, p->slab, p->lag);

@@ -78,6 +78,7 @@ typedef struct mpscl__bn_plan {
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     int rows;                     /* the row streaming kernels (lx: VW items per tile) */
+    int whole;                    /*   with one chunk: all passes in one launch */
     int tile;                     /* one group per column tile (bn_{gradient,forward}_tile) */
     int fused;                    /* the one-launch kernels: */
     size_t col_tiles, tiles;      /*   column tiles per matrix, in all */

@@ -39,7 +39,7 @@ static const char *const tunings[] = {
     "rows=1,vw=4",          /* 4 columns per load where 8 would be chosen */
     "rows=1,vw=1",          /* scalar loads */
     "rows=1,lx=2",          /* tiles of 2 items: many tiles, the last ragged */
-    "rows=1,chunks=1",      /* one chunk: blocks of ROW_BLOCK rows carry the precision */
+    "rows=1,chunks=1",      /* one chunk, one launch: blocks of ROW_BLOCK rows carry the precision */
     "rows=1,chunks=7",      /* a ragged last chunk */
     "rows=1,chunks=1000",   /* chunks capped by the rows: one row each */
     "rows=0,tile=1",        /* one group per column tile, where N allows (else the plan's) */

@@ -463,6 +463,7 @@ static const layout layouts[] = {
     {"one launch", "fused=1,rows=0,tile=0"},
     {"one group per tile", "fused=0,rows=0,tile=1,wg=1024"},
     {"row streaming", "fused=0,rows=1,tile=0"},
+    {"row streaming, one launch", "fused=0,rows=1,tile=0,chunks=1"},
 };
 enum { LAYOUTS = sizeof layouts / sizeof layouts[0] };
 
