@@ -44,23 +44,23 @@ typedef struct operands {
     mpscl_vector *mean, *var, *gamma, *beta, *dgamma, *dbeta;
 } operands;
 
-static int
-usage(int rc)
+static void
+usage(FILE *f)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
-            "                   [--neuron NAME[:a:b:c]]\n"
-            "                   [--op gradient|forward|both|step] [--no-statistics]\n"
-            "                   [--iterations K]\n"
-            "                   [--csv|--json]\n"
-            "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
-            "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
-            "  unless --no-statistics. --op step times a training step end to end: write x and\n"
-            "  dy, forward with batch and running statistics, gradient, read dx, dgamma and\n"
-            "  dbeta; once with transfers encoded into the step's command buffer, once with\n"
-            "  blocking transfers around it.\n");
-    return rc;
+    fputs("usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
+          "                   [--neuron NAME[:a:b:c]]\n"
+          "                   [--op gradient|forward|both|step] [--no-statistics]\n"
+          "                   [--iterations K]\n"
+          "                   [--csv|--json] [--help] [--version]\n"
+          "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
+          "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
+          "  unless --no-statistics. --op step times a training step end to end: write x and\n"
+          "  dy, forward with batch and running statistics, gradient, read dx, dgamma and\n"
+          "  dbeta; once with transfers encoded into the step's command buffer, once with\n"
+          "  blocking transfers around it.\n", f);
 }
+
+static const tool_info info = {PROG, usage};
 
 /* Copy bandwidth of the device, bytes read + written per second: best of 5 copies of a buffer
  * of up to 1 GiB (at most a quarter of the largest allocation, so two fit). */
@@ -488,9 +488,42 @@ parse_dtype(const char *text, mpscl_data_type *t)
     return 1;
 }
 
+/* --op's value into o; 0, or 1 for an unknown one. */
+static int
+parse_op(const char *text, options *o)
+{
+    if (strcmp(text, "gradient") == 0)
+        o->gradient = 1, o->forward = 0;
+    else if (strcmp(text, "forward") == 0)
+        o->gradient = 0, o->forward = 1;
+    else if (strcmp(text, "both") == 0)
+        o->gradient = 1, o->forward = 1;
+    else if (strcmp(text, "step") == 0)
+        o->gradient = 0, o->forward = 0, o->step = 1;
+    else
+        return 1;
+    return 0;
+}
+
+/* The options into o; -1 to go on, or the exit status to leave with. */
 static int
 parse(int argc, char **argv, options *o)
 {
+    static const struct option opts[] = {
+        TOOL_COMMON_OPTIONS,
+        {"device", required_argument, NULL, 'd'},
+        {"shapes", required_argument, NULL, 's'},
+        {"iterations", required_argument, NULL, 'i'},
+        {"dtype", required_argument, NULL, 't'},
+        {"neuron", required_argument, NULL, 'n'},
+        {"op", required_argument, NULL, 'o'},
+        {"no-statistics", no_argument, NULL, 'S'},
+        {"csv", no_argument, NULL, 'C'},
+        {"json", no_argument, NULL, 'J'},
+        {NULL, 0, NULL, 0}};
+    long v;
+    int c, rc;
+
     memset(o, 0, sizeof *o);
     o->shapes = DEFAULT_SHAPES;
     o->neuron_text = "none";
@@ -499,41 +532,37 @@ parse(int argc, char **argv, options *o)
     o->gradient = 1;
     o->iterations = 20;
     o->stats = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            exit(usage(0));
-        else if (strcmp(a, "--csv") == 0)
-            o->out = OUT_CSV;
-        else if (strcmp(a, "--json") == 0)
-            o->out = OUT_JSON;
-        else if (strcmp(a, "--no-statistics") == 0)
-            o->stats = 0;
-        else if (v == NULL)
-            return usage(2);
-        else if (strcmp(a, "--device") == 0)
-            o->device = argv[++i];
-        else if (strcmp(a, "--shapes") == 0)
-            o->shapes = argv[++i];
-        else if (strcmp(a, "--iterations") == 0 && (o->iterations = atoi(argv[++i])) > 0)
-            ;
-        else if (strcmp(a, "--dtype") == 0 && parse_dtype(argv[++i], &o->dtype) == 0)
-            o->dtype_text = argv[i];
-        else if (strcmp(a, "--neuron") == 0 &&
-                 tool_parse_neuron(argv[++i], &o->neuron, &o->na, &o->nb, &o->nc) == 0)
-            o->neuron_text = argv[i];
-        else if (strcmp(a, "--op") == 0 && strcmp(v, "gradient") == 0 && ++i)
-            o->gradient = 1, o->forward = 0;
-        else if (strcmp(a, "--op") == 0 && strcmp(v, "forward") == 0 && ++i)
-            o->gradient = 0, o->forward = 1;
-        else if (strcmp(a, "--op") == 0 && strcmp(v, "both") == 0 && ++i)
-            o->gradient = 1, o->forward = 1;
-        else if (strcmp(a, "--op") == 0 && strcmp(v, "step") == 0 && ++i)
-            o->gradient = 0, o->forward = 0, o->step = 1;
-        else
-            return usage(2);
+    while ((c = tool_next_option(argc, argv, "", opts, &info, &rc)) != -1) {
+        switch (c) {
+        case 'd': o->device = optarg; break;
+        case 's': o->shapes = optarg; break;
+        case 'S': o->stats = 0; break;
+        case 'C': o->out = OUT_CSV; break;
+        case 'J': o->out = OUT_JSON; break;
+        case 'i':
+            if (tool_parse_long(optarg, 1, INT32_MAX, &v))
+                return tool_bad_value(&info, opts, c);
+            o->iterations = (int)v;
+            break;
+        case 't':
+            if (parse_dtype(optarg, &o->dtype))
+                return tool_bad_value(&info, opts, c);
+            o->dtype_text = optarg;
+            break;
+        case 'n':
+            if (tool_parse_neuron(optarg, &o->neuron, &o->na, &o->nb, &o->nc))
+                return tool_bad_value(&info, opts, c);
+            o->neuron_text = optarg;
+            break;
+        case 'o':
+            if (parse_op(optarg, o))
+                return tool_bad_value(&info, opts, c);
+            break;
+        default:
+            return rc;
+        }
     }
-    return 0;
+    return -1;
 }
 
 int
@@ -546,7 +575,7 @@ main(int argc, char **argv)
     int rc, first = 1;
     const char *p;
 
-    if ((rc = parse(argc, argv, &opt)) != 0)
+    if ((rc = parse(argc, argv, &opt)) >= 0)
         return rc;
     if (tool_open_device(opt.device, &d, PROG))
         return 1;

@@ -4,6 +4,7 @@
  * a mismatch. */
 #include "config.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,14 +55,45 @@ uniform(float lo, float hi)
     return lo + (hi - lo) * (float)(rng_state >> 40) / 16777216.0f;
 }
 
-static int
-usage(const char *argv0, int rc)
+static void
+usage(FILE *f)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: %s [--device D] [--rows N] [--columns C]\n"
-            "  D: a device index (see mpscl-info), or any MPSCL_DEVICE value\n"
-            "     (gpu, cpu, P:D, a name substring). Default 4096 x 1024.\n", argv0);
-    return rc;
+    fputs("usage: mpscl-demo [--device D] [--rows N] [--columns C] [--help] [--version]\n"
+          "  D: a device index (see mpscl-info), or any MPSCL_DEVICE value\n"
+          "     (gpu, cpu, P:D, a name substring). Default 4096 x 1024.\n", f);
+}
+
+static const tool_info info = {"mpscl-demo", usage};
+
+/* The options into d's shape and *want; -1 to go on, or the exit status to leave with. */
+static int
+parse(int argc, char **argv, demo *d, const char **want)
+{
+    static const struct option options[] = {
+        TOOL_COMMON_OPTIONS,
+        {"device", required_argument, NULL, 'd'},
+        {"rows", required_argument, NULL, 'r'},
+        {"columns", required_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0}};
+    long v;
+    int c, rc;
+
+    while ((c = tool_next_option(argc, argv, "", options, &info, &rc)) != -1) {
+        switch (c) {
+        case 'd':
+            *want = optarg;
+            break;
+        case 'r':
+        case 'c':
+            if (tool_parse_long(optarg, 1, LONG_MAX, &v))
+                return tool_bad_value(&info, options, c);
+            *(c == 'r' ? &d->rows : &d->cols) = (size_t)v;
+            break;
+        default:
+            return rc;
+        }
+    }
+    return -1;
 }
 
 static mpscl_status
@@ -235,22 +267,9 @@ main(int argc, char **argv)
     memset(&d, 0, sizeof d);
     d.rows = 4096;
     d.cols = 1024;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(argv[0], 0);
-        if (i + 1 >= argc)
-            return usage(argv[0], 2);
-        if (strcmp(argv[i], "--device") == 0)
-            want = argv[++i];
-        else if (strcmp(argv[i], "--rows") == 0)
-            d.rows = strtoul(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--columns") == 0)
-            d.cols = strtoul(argv[++i], NULL, 10);
-        else
-            return usage(argv[0], 2);
-    }
-    if (d.rows == 0 || d.cols == 0)
-        return usage(argv[0], 2);
+    if ((rc = parse(argc, argv, &d, &want)) >= 0)
+        return rc;
+    rc = 1;
     if (tool_open_device(want, &d.dev, "mpscl-demo"))
         return 1;
     printf("mpscl-demo on %s: %zu x %zu fp32\n", mpscl_device_name(d.dev), d.rows, d.cols);

@@ -2,11 +2,15 @@
  * mpscl_device_create_by_index takes and the "P:D" form MPSCL_DEVICE takes, the properties that
  * matter to the kernels, the data types mpscl supports there, and which device
  * mpscl_device_create_default picks and why. Uses the public API plus clGet*Info only. */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mpscl/mpscl.h>
+
+#include "tools/tool_util.h"
 
 /* cl_khr_icd's "no platform" code: a loader with no ICD installed, i.e. zero platforms. */
 #define PLATFORM_NOT_FOUND_KHR (-1001)
@@ -20,7 +24,7 @@ typedef struct entry {
 static void
 usage(FILE *f)
 {
-    fputs("usage: mpscl-info [--help]\n"
+    fputs("usage: mpscl-info [--help] [--version]\n"
           "Lists the OpenCL platforms and devices mpscl can use, with the index taken by\n"
           "mpscl_device_create_by_index and the MPSCL_DEVICE=P:D form of each, and tells which\n"
           "device mpscl_device_create_default picks. MPSCL_DEVICE may also be \"gpu\", \"cpu\"\n"
@@ -223,17 +227,12 @@ main(int argc, char **argv)
     mpscl_device *d = NULL;
     mpscl_status s;
     const char *env = getenv("MPSCL_DEVICE");
-    int major, minor, patch, gpu = 0;
+    int major, minor, patch, gpu = 0, rc;
+    static const struct option options[] = {TOOL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+    static const tool_info info = {"mpscl-info", usage};
 
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        fprintf(stderr, "mpscl-info: unknown argument '%s'\n", argv[i]);
-        usage(stderr);
-        return 2;
-    }
+    if (tool_next_option(argc, argv, "", options, &info, &rc) != -1)
+        return rc;
     mpscl_version(&major, &minor, &patch);
     printf("mpscl %d.%d.%d\n\n", major, minor, patch);
     if (!list_devices(&all, &count))

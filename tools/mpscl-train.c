@@ -11,6 +11,7 @@
  * the held-out accuracy is below 90 %: `make check` runs it. */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,48 +92,50 @@ typedef struct net {
     mpscl_vector *gamma, *beta, *dgamma, *dbeta, *mean, *var, *run_mean, *run_var;
 } net;
 
-static int
-usage(int rc)
+static void
+usage(FILE *f)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: " PROG " [--device D] [--steps S] [--batch N] [--hidden H] [--rate R]\n"
-            "                   [--momentum M] [--quiet]\n"
-            "  defaults: 300 steps of 128 rows (at most 512), 64 hidden features, learning rate\n"
-            "  0.5,"
-" running-statistics momentum 0.1.\n");
-    return rc;
+    fputs("usage: " PROG " [--device D] [--steps S] [--batch N] [--hidden H] [--rate R]\n"
+          "                   [--momentum M] [--quiet] [--help] [--version]\n"
+          "  defaults: 300 steps of 128 rows (at most 512), 64 hidden features, learning rate\n"
+          "  0.5, running-statistics momentum 0.1.\n", f);
 }
 
+static const tool_info info = {PROG, usage};
+
+/* The options into o; -1 to go on, or the exit status to leave with. */
 static int
 parse(int argc, char **argv, options *o)
 {
+    static const struct option opts[] = {
+        TOOL_COMMON_OPTIONS,
+        {"device", required_argument, NULL, 'd'},
+        {"steps", required_argument, NULL, 's'},
+        {"batch", required_argument, NULL, 'b'},
+        {"hidden", required_argument, NULL, 'H'},
+        {"rate", required_argument, NULL, 'r'},
+        {"momentum", required_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0}};
+    long v = 0;
+    int c, rc, bad;
+
     *o = (options){NULL, 300, 128, 64, 0, 0.5f, 0.1f};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            exit(usage(0));
-        else if (strcmp(a, "--quiet") == 0)
-            o->quiet = 1;
-        else if (v == NULL)
-            return usage(2);
-        else if (strcmp(a, "--device") == 0)
-            o->device = argv[++i];
-        else if (strcmp(a, "--steps") == 0 && (o->steps = atoi(argv[++i])) > 0)
-            ;
-        else if (strcmp(a, "--batch") == 0 && (o->batch = atoi(argv[++i])) > 0 &&
-                 o->batch <= TEST)
-            ;
-        else if (strcmp(a, "--hidden") == 0 && (o->hidden = atoi(argv[++i])) > 0)
-            ;
-        else if (strcmp(a, "--rate") == 0 && (o->rate = strtof(argv[++i], NULL)) > 0.0f)
-            ;
-        else if (strcmp(a, "--momentum") == 0 && (o->momentum = strtof(argv[++i], NULL)) >= 0.0f &&
-                 o->momentum <= 1.0f)
-            ;
-        else
-            return usage(2);
+    while ((c = tool_next_option(argc, argv, "", opts, &info, &rc)) != -1) {
+        switch (c) {
+        case 'd': o->device = optarg; bad = 0; break;
+        case 'q': o->quiet = 1; bad = 0; break;
+        case 's': bad = tool_parse_long(optarg, 1, INT32_MAX, &v); o->steps = (int)v; break;
+        case 'b': bad = tool_parse_long(optarg, 1, TEST, &v); o->batch = (int)v; break;
+        case 'H': bad = tool_parse_long(optarg, 1, INT32_MAX, &v); o->hidden = (int)v; break;
+        case 'r': bad = tool_parse_float(optarg, FLT_MIN, FLT_MAX, &o->rate); break;
+        case 'm': bad = tool_parse_float(optarg, 0.0f, 1.0f, &o->momentum); break;
+        default: return rc;
+        }
+        if (bad)
+            return tool_bad_value(&info, opts, c);
     }
-    return 0;
+    return -1;
 }
 
 /* ---- data ---- */
@@ -474,7 +477,7 @@ main(int argc, char **argv)
     double first_loss = 0.0, last_loss = 0.0, accuracy = 0.0, t0 = 0.0;
     int rc;
 
-    if ((rc = parse(argc, argv, &o)) != 0)
+    if ((rc = parse(argc, argv, &o)) >= 0)
         return rc;
     loss = malloc(sizeof(float) * (size_t)o.batch);
     if (train_x == NULL || train_y == NULL || test_x == NULL || test_y == NULL || loss == NULL) {

@@ -1,6 +1,10 @@
-/* Helpers shared by mpscl-demo and mpscl-bench. */
+/* Helpers the tools share: option parsing with one set of conventions, device choice, timing,
+ * neuron names. */
 #include "config.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +87,107 @@ tool_parse_neuron(const char *text, mpscl_neuron_type *t, float *a, float *b, fl
         return 0;
     }
     return 1;
+}
+
+int
+tool_usage_error(const tool_info *t, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", t->prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    t->usage(stderr);
+    return TOOL_EXIT_USAGE;
+}
+
+int
+tool_bad_value(const tool_info *t, const struct option *longopts, int c)
+{
+    const char *name = "?";
+
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (o->flag == NULL && o->val == c)
+            name = o->name;
+    return tool_usage_error(t, "bad value '%s' for --%s", optarg, name);
+}
+
+static void
+print_version(const tool_info *t)
+{
+    int major, minor, patch;
+
+    mpscl_version(&major, &minor, &patch);
+    printf("%s (mpscl) %s\nlibmpscl %d.%d.%d\n", t->prog, PACKAGE_VERSION, major, minor, patch);
+}
+
+int
+tool_next_option(int argc, char **argv, const char *shortopts, const struct option *longopts,
+                 const tool_info *t, int *rc)
+{
+    char opts[64];
+    int c;
+
+    /* ':' first: a missing value is ':' rather than '?', and getopt prints nothing itself, so
+     * every message names the tool the same way. */
+    snprintf(opts, sizeof opts, ":hV%s", shortopts);
+    opterr = 0;
+    c = getopt_long(argc, argv, opts, longopts, NULL);
+    switch (c) {
+    case -1:
+        if (optind < argc) {
+            *rc = tool_usage_error(t, "unexpected argument '%s'", argv[optind]);
+            return TOOL_OPTION_EXIT;
+        }
+        return -1;
+    case 'h':
+        t->usage(stdout);
+        *rc = 0;
+        return TOOL_OPTION_EXIT;
+    case 'V':
+        print_version(t);
+        *rc = 0;
+        return TOOL_OPTION_EXIT;
+    case ':':
+        *rc = tool_usage_error(t, "option '%s' needs a value", argv[optind - 1]);
+        return TOOL_OPTION_EXIT;
+    case '?':
+        if (optopt != 0)
+            *rc = tool_usage_error(t, "unknown option '-%c'", optopt);
+        else
+            *rc = tool_usage_error(t, "unknown option '%s'", argv[optind - 1]);
+        return TOOL_OPTION_EXIT;
+    default:
+        return c;
+    }
+}
+
+int
+tool_parse_long(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
+        return 1;
+    *out = v;
+    return 0;
+}
+
+int
+tool_parse_float(const char *text, float lo, float hi, float *out)
+{
+    char *end;
+    float v;
+
+    errno = 0;
+    v = strtof(text, &end);
+    if (*text == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < lo || v > hi)
+        return 1;
+    *out = v;
+    return 0;
 }

@@ -1,7 +1,10 @@
-/* MPSCL_API marks the symbols that leave the shared library; everything else is hidden. */
+/** @addtogroup mpscl
+ * @{ */
 #ifndef MPSCL_EXPORT_H
 #define MPSCL_EXPORT_H
 
+/** @def MPSCL_API
+ * Marks the symbols that leave the shared library; everything else is hidden. */
 #if defined(_WIN32) && defined(MPSCL_BUILDING)
 #define MPSCL_API __declspec(dllexport)
 #elif defined(__GNUC__) || defined(__clang__)
@@ -10,4 +13,5 @@
 #define MPSCL_API
 #endif
 
+/** @} */
 #endif

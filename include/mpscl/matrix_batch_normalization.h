@@ -1,9 +1,14 @@
-/* mpscl_matrix_batch_normalization (MPSMatrixBatchNormalization): y = f(gamma * xhat + beta) per
- * column of an N x C region, xhat = (x - mean) / sqrt(variance + epsilon), with the batch
- * statistics optionally computed on the device (compute_statistics).
+/** @defgroup mpscl_matrix_batch_normalization batch normalization, the forward
+ * @ingroup mpscl
+ * @details mpscl_matrix_batch_normalization (MPSMatrixBatchNormalization): y = f(gamma * xhat +
+ * beta) per column of an N x C region, xhat = (x - mean) / sqrt(variance + epsilon), with the
+ * batch statistics optionally computed on the device (compute_statistics).
  *
- * Region: N = min(source_number_of_feature_vectors, input rows - source origin.x),
- *         C = min(source_input_feature_channels, input columns - source origin.y);
+ * Region:
+ *
+ *     N = min(source_number_of_feature_vectors, input rows - source origin.x),
+ *     C = min(source_input_feature_channels, input columns - source origin.y);
+ *
  * the result is written at rows result origin.x ... + N - 1, columns result origin.y ... + C - 1.
  * Vectors are not offset by origins: element j belongs to the j-th processed column. In a batch,
  * matrix b (batch_start <= b < batch_start + count) uses vector b of every vector operand.
@@ -13,8 +18,8 @@
  * output and another operand is MPSCL_ERROR_INVALID_ARGUMENT. Overlap is detected between
  * objects over the same cl_mem, not between sub-buffers of one buffer.
  *
- * Data types: every matrix of an encode has one mpscl_data_type (else
- * MPSCL_ERROR_INVALID_DATA_TYPE); fp64 needs mpscl_device_supports_data_type (else
+ * Data types: every matrix of an encode has one ::mpscl_data_type (else
+ * MPSCL_ERROR_INVALID_DATA_TYPE); fp64 needs mpscl_device_supports_data_type() (else
  * MPSCL_ERROR_UNSUPPORTED). Each vector, chosen one by one, is fp32 or the matrices' type (else
  * MPSCL_ERROR_INVALID_DATA_TYPE): fp16 or bf16 data with fp32 statistics and parameters works,
  * fp32 data with fp16, bf16 or fp64 vectors does not. The same rule holds for the gradient.
@@ -27,9 +32,16 @@
  * them). Sums are fixed-order trees: the same inputs, device and launch plan give bitwise the
  * same outputs.
  *
- * Thread safety: retain/release from any thread. encode may be called from several threads at
- * once on one kernel object (each with its own command buffer); setters must not run while
- * another thread encodes with the same object. */
+ * Properties (MPS's, and momentum): each getter returns the property (0 / NULL for a NULL
+ * object); each setter validates, returns a status (MPSCL_ERROR_INVALID_ARGUMENT for a NULL
+ * object or a refused value) and leaves the property unchanged on failure. Properties set before
+ * an encode are the ones it uses.
+ *
+ * @par Thread safety
+ * retain/release from any thread. encode may be called from several threads at once on one
+ * kernel object (each with its own command buffer); setters must not run while another thread
+ * encodes with the same object.
+ * @{ */
 #ifndef MPSCL_MATRIX_BATCH_NORMALIZATION_H
 #define MPSCL_MATRIX_BATCH_NORMALIZATION_H
 
@@ -40,60 +52,81 @@
 extern "C" {
 #endif
 
+/** A forward kernel object (opaque, reference counted). */
 typedef struct mpscl_matrix_batch_normalization mpscl_matrix_batch_normalization;
 
-/* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, compute_statistics 0, momentum 0.1. */
+/** A new forward kernel object on d. Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron
+ * NONE (0, 0, 0), origins 0, batch_start 0, batch_size SIZE_MAX, label NULL, compute_statistics
+ * 0, momentum 0.1.
+ * @param d the device whose kernels it encodes (retained)
+ * @param out receives the object; NULL after any failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL d or out;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create(mpscl_device *d,
     mpscl_matrix_batch_normalization **out);
-/* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
+/** Every property copied to a new object on d (NULL: the same device); nothing mutable shared.
+ * @param k the object to copy
+ * @param d the new object's device, or NULL for k's
+ * @param out receives the copy; NULL after any failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL k or out;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_copy(
     const mpscl_matrix_batch_normalization *k, mpscl_device *d,
     mpscl_matrix_batch_normalization **out);
+/** Adds a reference to k; returns k. */
 MPSCL_API mpscl_matrix_batch_normalization *mpscl_matrix_batch_normalization_retain(
     mpscl_matrix_batch_normalization *k);
+/** Drops a reference; the last one frees the object. NULL is a no-op. */
 MPSCL_API void mpscl_matrix_batch_normalization_release(mpscl_matrix_batch_normalization *k);
+/** The object's device (not retained for the caller); NULL for a NULL object. */
 MPSCL_API mpscl_device *mpscl_matrix_batch_normalization_device(
     const mpscl_matrix_batch_normalization *k);
 
-/* Getters return the property (0 / NULL for a NULL object); setters validate and return a status,
- * leaving the property unchanged on failure. */
+/** @{ */
+/** epsilon, added to the variance before the square root (default FLT_MIN): finite and >= 0. */
 MPSCL_API float mpscl_matrix_batch_normalization_epsilon(const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_epsilon(
-    mpscl_matrix_batch_normalization *k, float epsilon);   /* finite and >= 0 */
+    mpscl_matrix_batch_normalization *k, float epsilon);
+/** @} */
+/** @{ */
+/** source_number_of_feature_vectors: the most rows an encode processes (default SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_source_number_of_feature_vectors(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_number_of_feature_vectors(
     mpscl_matrix_batch_normalization *k, size_t n);
+/** @} */
+/** @{ */
+/** source_input_feature_channels: the most columns an encode processes (default SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_source_input_feature_channels(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_input_feature_channels(
     mpscl_matrix_batch_normalization *k, size_t c);
-/* The fused neuron, shared with mpscl_matrix_batch_normalization_gradient. The forward writes
+/** @} */
+/** The fused neuron, shared with mpscl_matrix_batch_normalization_gradient. The forward writes
  * y = f(z) with z = gamma * xhat + beta; the gradient evaluates f' at the same z, rebuilt bit for
  * bit (no contraction), multiplies the incoming gradient by it, and only then sums, so a kink
  * takes the same side in both. a, b, c are this call's parameters; a type ignores those it does
  * not use. They all start at 0, which is not the identity of most types (see the warning below).
  * sigma(t) = 1 / (1 + e^-t); Phi, phi: the standard normal distribution and density; u = a z + b.
  *
- *   type          f(z)                                  f'(z); value at the kinks
- *   NONE          z                                     1
- *   RELU          z >= 0 ? z : a z   (a: leaky slope)   z > 0 ? 1 : a; a at z = 0
- *   LINEAR        u                                     a
- *   SIGMOID       sigma(z)                              sigma(z) (1 - sigma(z))
- *   HARD_SIGMOID  clamp(u, 0, 1)                        0 < u < 1 ? a : 0; 0 where u = 0 or 1
- *   TANH          a tanh(b z)                           a b / cosh^2(b z); 0 where cosh overflows
- *   ABSOLUTE      |z|                                   -1 for z < 0, 1 for z > 0; 0 at z = 0
- *   SOFT_PLUS     a ln(1 + e^(b z))                     a b sigma(b z)
- *   SOFT_SIGN     z / (1 + |z|)                         1 / (1 + |z|)^2
- *   ELU           z >= 0 ? z : a (e^z - 1)              z > 0 ? 1 : a e^z; a at z = 0
- *   PRELU         refused: MPSCL_ERROR_UNSUPPORTED (its parameters are per channel)
- *   RELUN         min(v, b), v = z >= 0 ? z : a z       v >= b ? 0 : z > 0 ? 1 : a; 0 where v = b,
- *                 (b: the ceiling; a = 0, b = 6: ReLU6)   a at z = 0 (when b > 0)
- *   POWER         u^c                                   a c u^(c - 1)
- *   EXPONENTIAL   c^u; e^u when c == -1                 a ln(c) c^u; a e^u when c == -1
- *   LOGARITHM     ln(u) / ln(c); ln(u) when c == -1     a / (u ln(c)); a / u when c == -1
- *   GELU          z Phi(z)                              Phi(z) + z phi(z)
+ *     type          f(z)                                f'(z); value at the kinks
+ *     NONE          z                                   1
+ *     RELU          z >= 0 ? z : a z   (a: leaky slope) z > 0 ? 1 : a; a at z = 0
+ *     LINEAR        u                                   a
+ *     SIGMOID       sigma(z)                            sigma(z) (1 - sigma(z))
+ *     HARD_SIGMOID  clamp(u, 0, 1)                      0 < u < 1 ? a : 0; 0 where u = 0 or 1
+ *     TANH          a tanh(b z)                         a b / cosh^2(b z); 0 where cosh overflows
+ *     ABSOLUTE      |z|                                 -1 for z < 0, 1 for z > 0; 0 at z = 0
+ *     SOFT_PLUS     a ln(1 + e^(b z))                   a b sigma(b z)
+ *     SOFT_SIGN     z / (1 + |z|)                       1 / (1 + |z|)^2
+ *     ELU           z >= 0 ? z : a (e^z - 1)            z > 0 ? 1 : a e^z; a at z = 0
+ *     PRELU         refused: MPSCL_ERROR_UNSUPPORTED (its parameters are per channel)
+ *     RELUN         min(v, b), v = z >= 0 ? z : a z     v >= b ? 0 : z > 0 ? 1 : a; 0 where v = b,
+ *                   (b: the ceiling; a = 0, b = 6: ReLU6) a at z = 0 (when b > 0)
+ *     POWER         u^c                                 a c u^(c - 1)
+ *     EXPONENTIAL   c^u; e^u when c == -1               a ln(c) c^u; a e^u when c == -1
+ *     LOGARITHM     ln(u) / ln(c); ln(u) when c == -1   a / (u ln(c)); a / u when c == -1
+ *     GELU          z Phi(z)                            Phi(z) + z phi(z)
  *
  * Usual parameters (none is applied for you): LINEAR 1, 0; HARD_SIGMOID 0.2, 0.5; TANH 1, 1;
  * SOFT_PLUS 1, 1; ELU a = 1; RELUN 0, 6; POWER 1, 0, 1; EXPONENTIAL and LOGARITHM 1, 0, -1.
@@ -119,9 +152,18 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_input_feature
  *
  * Errors: an unknown type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU and
  * types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. A refused call keeps the previous
- * neuron. */
+ * neuron.
+ * @param k the kernel object
+ * @param t the neuron type
+ * @param a parameter a of the table above
+ * @param b parameter b
+ * @param c parameter c
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL k, an unknown type or a
+ * non-finite parameter; MPSCL_ERROR_UNSUPPORTED for PRELU. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_neuron_type(
     mpscl_matrix_batch_normalization *k, mpscl_neuron_type t, float a, float b, float c);
+/** @{ */
+/** The neuron type and its parameters a, b and c (NONE and 0 for a NULL object). */
 MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_neuron_type(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_a(
@@ -130,50 +172,97 @@ MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_b(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API float mpscl_matrix_batch_normalization_neuron_parameter_c(
     const mpscl_matrix_batch_normalization *k);
+/** @} */
+/** @{ */
+/** source_matrix_origin: where the input region starts (row, column, 0; z != 0 is
+ * MPSCL_ERROR_INVALID_ARGUMENT). */
 MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_source_matrix_origin(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_source_matrix_origin(
-    mpscl_matrix_batch_normalization *k, mpscl_origin o);    /* z != 0: INVALID_ARGUMENT */
+    mpscl_matrix_batch_normalization *k, mpscl_origin o);
+/** @} */
+/** @{ */
+/** result_matrix_origin: where the result region starts (row, column, 0; z != 0 is
+ * MPSCL_ERROR_INVALID_ARGUMENT). */
 MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_result_matrix_origin(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_result_matrix_origin(
     mpscl_matrix_batch_normalization *k, mpscl_origin o);
+/** @} */
+/** @{ */
+/** batch_start: the first matrix of a batch that an encode processes (default 0). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_batch_start(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_batch_start(
     mpscl_matrix_batch_normalization *k, size_t start);
+/** @} */
+/** @{ */
+/** batch_size: the most matrices, from batch_start on, that an encode processes (default
+ * SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_batch_size(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_batch_size(
     mpscl_matrix_batch_normalization *k, size_t size);
+/** @} */
+/** @{ */
+/** label: a name for debugging, copied (NULL clears; MPSCL_ERROR_OUT_OF_HOST_MEMORY when the
+ * copy fails). */
 MPSCL_API const char *mpscl_matrix_batch_normalization_label(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_label(
-    mpscl_matrix_batch_normalization *k, const char *label);   /* copied; NULL clears */
+    mpscl_matrix_batch_normalization *k, const char *label);
+/** @} */
+/** @{ */
+/** compute_statistics: nonzero (stored as 1) makes the encode compute mean and variance; 0, the
+ * default, reads them. */
 MPSCL_API int mpscl_matrix_batch_normalization_compute_statistics(
     const mpscl_matrix_batch_normalization *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_compute_statistics(
     mpscl_matrix_batch_normalization *k, int compute);
-/* An mpscl extension (MPS has none): the weight of the batch in the running statistics of
- * _encode_with_running_statistics. Default 0.1 (PyTorch's); finite and 0 <= momentum <= 1, else
- * MPSCL_ERROR_INVALID_ARGUMENT. 0 keeps the running values, 1 replaces them. */
+/** @} */
+/** momentum, the weight of the batch in the running statistics (0 for a NULL object). */
 MPSCL_API float mpscl_matrix_batch_normalization_momentum(const mpscl_matrix_batch_normalization *k);
+/** An mpscl extension (MPS has none): the weight of the batch in the running statistics of
+ * mpscl_matrix_batch_normalization_encode_with_running_statistics(). Default 0.1 (PyTorch's);
+ * finite and 0 <= momentum <= 1, else MPSCL_ERROR_INVALID_ARGUMENT. 0 keeps the running values,
+ * 1 replaces them. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_momentum(
     mpscl_matrix_batch_normalization *k, float momentum);
 
-/* Enqueues the forward into cb. input, mean, variance and result are required; gamma (NULL: ones)
+/** Enqueues the forward into cb. input, mean, variance and result are required; gamma (NULL: ones)
  * and beta (NULL: zeros) are optional. With compute_statistics, mean and variance are outputs
  * (biased 1/N variance, two-pass); otherwise inputs. Everything is validated before anything is
- * enqueued: a refused call writes nothing. */
+ * enqueued: a refused call writes nothing. The work's own errors are reported by
+ * mpscl_command_buffer_wait_until_completed().
+ * @param k the kernel object; its properties at this call are the ones used
+ * @param cb an uncommitted command buffer of k's device
+ * @param input the N x C source region at source_matrix_origin
+ * @param mean per-column mean: read, or written with compute_statistics
+ * @param variance per-column variance (biased): read, or written with compute_statistics
+ * @param gamma per-column scale, or NULL for ones
+ * @param beta per-column shift, or NULL for zeros
+ * @param result receives y at result_matrix_origin; may be exactly the input region
+ * @return MPSCL_SUCCESS, or a refusal found before anything is enqueued:
+ * MPSCL_ERROR_INVALID_ARGUMENT (a NULL k, cb or required operand, or an output overlapping
+ * another operand other than in place), MPSCL_ERROR_INVALID_STATE (cb committed),
+ * MPSCL_ERROR_DEVICE_MISMATCH (cb or an operand of another device or context),
+ * MPSCL_ERROR_UNSUPPORTED (fp64 data without device support, a dimension past 2^32),
+ * MPSCL_ERROR_INVALID_DATA_TYPE (the type rules above), MPSCL_ERROR_OUT_OF_RANGE (an origin or
+ * batch_start outside its matrix), MPSCL_ERROR_INVALID_SHAPE (an empty region, a result or a
+ * vector too small for it); or MPSCL_ERROR_BUILD_FAILED, MPSCL_ERROR_OPENCL or
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY from building the kernels and enqueueing them. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode(
     mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb,
     const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
     const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result);
 
-/* An mpscl extension: _encode, then, in the same kernels, the running statistics a training loop
- * keeps for inference, per processed column j (vector b for batch entry b, as the other vectors):
- *   running_mean[j]     = (1 - momentum) running_mean[j]     + momentum mean[j]
- *   running_variance[j] = (1 - momentum) running_variance[j] + momentum variance[j] N / (N - 1)
+/** An mpscl extension: mpscl_matrix_batch_normalization_encode(), then, in the same kernels,
+ * the running statistics a training loop keeps for inference, per processed column j (vector b
+ * for batch entry b, as the other vectors):
+ *
+ *     running_mean[j]     = (1 - momentum) running_mean[j]     + momentum mean[j]
+ *     running_variance[j] = (1 - momentum) running_variance[j] + momentum variance[j] N / (N - 1)
+ *
  * with the batch's mean and variance as computed, before rounding to the mean and variance
  * vectors' types, in their precision (fp32 beside fp16 and bf16 data, fp64 beside fp64); the
  * running variance takes the unbiased variance, as PyTorch and ONNX do (the variance output stays
@@ -181,22 +270,39 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode(
  * still updated. Both running vectors are required, read and written, float32 or the matrices'
  * type, and may not overlap any other operand (MPSCL_ERROR_INVALID_ARGUMENT). Without
  * compute_statistics there are no batch statistics to update from: MPSCL_ERROR_INVALID_STATE.
- * A refused call writes nothing; the same inputs give the same bits. */
+ * A refused call writes nothing; the same inputs give the same bits.
+ * @param k the kernel object, with compute_statistics on
+ * @param cb an uncommitted command buffer of k's device
+ * @param input the N x C source region at source_matrix_origin
+ * @param mean receives the batch mean
+ * @param variance receives the batch variance (biased)
+ * @param gamma per-column scale, or NULL for ones
+ * @param beta per-column shift, or NULL for zeros
+ * @param result receives y at result_matrix_origin; may be exactly the input region
+ * @param running_mean the running mean, read and updated
+ * @param running_variance the running variance (unbiased), read and updated
+ * @return the statuses of mpscl_matrix_batch_normalization_encode(), and
+ * MPSCL_ERROR_INVALID_STATE without compute_statistics. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_with_running_statistics(
     mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb,
     const mpscl_matrix *input, mpscl_vector *mean, mpscl_vector *variance,
     const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result,
     mpscl_vector *running_mean, mpscl_vector *running_variance);
 
-/* Serializes every property (not the device) into a new buffer in the versioned little-endian
- * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
- * MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument, MPSCL_ERROR_OUT_OF_HOST_MEMORY, or
- * MPSCL_ERROR_UNSUPPORTED for a label the format cannot hold (about 4 GiB); on failure *bytes is
- * NULL and *size 0. A read of the properties: safe with concurrent encodes and serializes of the
- * same object, not with its setters. */
+/** Serializes every property (not the device) into a new buffer in the versioned little-endian
+ * format of docs/FORMAT.md: `*bytes` (free it with mpscl_free()) and `*size`. A read of the
+ * properties: safe with concurrent encodes and serializes of the same object, not with its
+ * setters.
+ * @param k the kernel object
+ * @param bytes receives the archive; NULL on failure
+ * @param size receives its size in bytes; 0 on failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY; MPSCL_ERROR_UNSUPPORTED for a label the format cannot hold
+ * (about 4 GiB). */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
     const mpscl_matrix_batch_normalization *k, void **bytes, size_t *size);
-/* A new object on d with the properties of an archive written by _serialize above (format
+/** A new object on d with the properties of an archive written by
+ * mpscl_matrix_batch_normalization_serialize() (format
  * version 1 archives, which predate momentum, are read with momentum 0.1). Nothing in
  * the bytes is trusted: a wrong magic, a gradient kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
@@ -204,7 +310,13 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
  * outside [0, 1], a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in
  * mpscl_last_error_message(); a newer format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or
  * out is MPSCL_ERROR_INVALID_ARGUMENT.
- * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
+ * `*out` is NULL after every failure and nothing is left allocated. Thread-safe.
+ * @param d the new object's device
+ * @param bytes the archive
+ * @param size its size in bytes
+ * @param out receives the object; NULL after any failure
+ * @return MPSCL_SUCCESS, MPSCL_ERROR_CORRUPT_DATA, MPSCL_ERROR_UNSUPPORTED,
+ * MPSCL_ERROR_INVALID_ARGUMENT (above) or MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create_from_bytes(
     mpscl_device *d, const void *bytes, size_t size,
     mpscl_matrix_batch_normalization **out);
@@ -213,4 +325,5 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create_from_bytes(
 }
 #endif
 
+/** @} */
 #endif

@@ -1,4 +1,6 @@
-/* mpscl_matrix_batch_normalization_gradient (MPSMatrixBatchNormalizationGradient): the
+/** @defgroup mpscl_matrix_batch_normalization_gradient batch normalization, the gradient
+ * @ingroup mpscl
+ * @details mpscl_matrix_batch_normalization_gradient (MPSMatrixBatchNormalizationGradient): the
  * training-mode backward of mpscl_matrix_batch_normalization (or, with frozen_statistics, the
  * backward with mean and variance held constant), with the same properties (minus
  * compute_statistics) and an optional fused neuron whose derivative is taken at the
@@ -7,8 +9,20 @@
  * Vectors are not offset by origins: element j belongs to the j-th processed column. In a batch,
  * matrix b uses vector b of every vector operand.
  *
- * Thread safety: as for mpscl_matrix_batch_normalization (encode from several threads at once is
- * safe; setters while another thread encodes are not). */
+ * Data types, precision and aliasing follow the forward's rules
+ * (mpscl_matrix_batch_normalization(3)): one type for the matrices, each vector fp32 or that
+ * type, fp16 and bf16 as storage formats, fixed-order sums.
+ *
+ * Properties (MPS's, and frozen_statistics): each getter returns the property (0 / NULL for a
+ * NULL object); each setter validates, returns a status (MPSCL_ERROR_INVALID_ARGUMENT for a NULL
+ * object or a refused value) and leaves the property unchanged on failure. Properties set before
+ * an encode are the ones it uses.
+ *
+ * @par Thread safety
+ * As for mpscl_matrix_batch_normalization: retain/release from any thread; encode from several
+ * threads at once on one kernel object (each with its own command buffer) is safe; setters
+ * while another thread encodes with the same object are not.
+ * @{ */
 #ifndef MPSCL_MATRIX_BATCH_NORMALIZATION_GRADIENT_H
 #define MPSCL_MATRIX_BATCH_NORMALIZATION_GRADIENT_H
 
@@ -19,43 +33,73 @@
 extern "C" {
 #endif
 
+/** A gradient kernel object (opaque, reference counted). */
 typedef struct mpscl_matrix_batch_normalization_gradient mpscl_matrix_batch_normalization_gradient;
 
-/* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, frozen_statistics 0. */
+/** A new gradient kernel object on d. Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron
+ * NONE (0, 0, 0), origins 0, batch_start 0, batch_size SIZE_MAX, label NULL, frozen_statistics 0.
+ * @param d the device whose kernels it encodes (retained)
+ * @param out receives the object; NULL after any failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL d or out;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
     mpscl_matrix_batch_normalization_gradient **out);
-/* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
+/** Every property copied to a new object on d (NULL: the same device); nothing mutable shared.
+ * @param k the object to copy
+ * @param d the new object's device, or NULL for k's
+ * @param out receives the copy; NULL after any failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL k or out;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_copy(
     const mpscl_matrix_batch_normalization_gradient *k, mpscl_device *d,
     mpscl_matrix_batch_normalization_gradient **out);
+/** Adds a reference to k; returns k. */
 MPSCL_API mpscl_matrix_batch_normalization_gradient *mpscl_matrix_batch_normalization_gradient_retain(
     mpscl_matrix_batch_normalization_gradient *k);
+/** Drops a reference; the last one frees the object. NULL is a no-op. */
 MPSCL_API void mpscl_matrix_batch_normalization_gradient_release(mpscl_matrix_batch_normalization_gradient *k);
+/** The object's device (not retained for the caller); NULL for a NULL object. */
 MPSCL_API mpscl_device *mpscl_matrix_batch_normalization_gradient_device(
     const mpscl_matrix_batch_normalization_gradient *k);
 
-/* Getters return the property (0 / NULL for a NULL object); setters validate and return a status,
- * leaving the property unchanged on failure. */
+/** @{ */
+/** epsilon, added to the variance before the square root (default FLT_MIN): finite and >= 0. */
 MPSCL_API float mpscl_matrix_batch_normalization_gradient_epsilon(const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_epsilon(
-    mpscl_matrix_batch_normalization_gradient *k, float epsilon);   /* finite and >= 0 */
+    mpscl_matrix_batch_normalization_gradient *k, float epsilon);
+/** @} */
+/** @{ */
+/** source_number_of_feature_vectors: the most rows an encode processes (default SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_source_number_of_feature_vectors(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_source_number_of_feature_vectors(
     mpscl_matrix_batch_normalization_gradient *k, size_t n);
+/** @} */
+/** @{ */
+/** source_input_feature_channels: the most columns an encode processes (default SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(
     mpscl_matrix_batch_normalization_gradient *k, size_t c);
-/* The neuron whose derivative f'(z) multiplies the incoming gradient, at z = gamma * xhat + beta
+/** @} */
+/** The neuron whose derivative f'(z) multiplies the incoming gradient, at z = gamma * xhat + beta
  * rebuilt exactly as the forward computed it: the table of formulas, kink values, domains and
  * the parameters that silence a neuron is at mpscl_matrix_batch_normalization_set_neuron_type
  * (matrix_batch_normalization.h). Set the same type and parameters as the forward's. An unknown
  * type or a non-finite parameter: MPSCL_ERROR_INVALID_ARGUMENT; PRELU (per-channel parameters)
- * and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. */
+ * and types this build cannot run yet: MPSCL_ERROR_UNSUPPORTED. A refused call keeps the previous
+ * neuron.
+ * @param k the kernel object
+ * @param t the neuron type
+ * @param a parameter a (see the forward's table)
+ * @param b parameter b
+ * @param c parameter c
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL k, an unknown type or a
+ * non-finite parameter; MPSCL_ERROR_UNSUPPORTED for PRELU. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_neuron_type(
     mpscl_matrix_batch_normalization_gradient *k, mpscl_neuron_type t, float a, float b, float c);
+/** @{ */
+/** The neuron type and its parameters a, b and c (NONE and 0 for a NULL object). */
 MPSCL_API mpscl_neuron_type mpscl_matrix_batch_normalization_gradient_neuron_type(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_a(
@@ -64,59 +108,116 @@ MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_b(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API float mpscl_matrix_batch_normalization_gradient_neuron_parameter_c(
     const mpscl_matrix_batch_normalization_gradient *k);
-/* Origins: z != 0 is MPSCL_ERROR_INVALID_ARGUMENT. */
+/** @} */
+/** @{ */
+/** primary_source_matrix_origin: where the gradient region starts (row, column, 0; z != 0 is
+ * MPSCL_ERROR_INVALID_ARGUMENT). */
 MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_primary_source_matrix_origin(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(
-    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);   /* gradient matrix */
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);
+/** @} */
+/** @{ */
+/** secondary_source_matrix_origin: where the input region starts (row, column, 0; z != 0 is
+ * MPSCL_ERROR_INVALID_ARGUMENT). */
 MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_secondary_source_matrix_origin(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(
-    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);   /* input matrix */
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);
+/** @} */
+/** @{ */
+/** result_matrix_origin: where the result region starts (row, column, 0; z != 0 is
+ * MPSCL_ERROR_INVALID_ARGUMENT). */
 MPSCL_API mpscl_origin mpscl_matrix_batch_normalization_gradient_result_matrix_origin(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_result_matrix_origin(
     mpscl_matrix_batch_normalization_gradient *k, mpscl_origin o);
+/** @} */
+/** @{ */
+/** batch_start: the first matrix of a batch that an encode processes (default 0). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_batch_start(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_batch_start(
     mpscl_matrix_batch_normalization_gradient *k, size_t start);
+/** @} */
+/** @{ */
+/** batch_size: the most matrices, from batch_start on, that an encode processes (default
+ * SIZE_MAX). */
 MPSCL_API size_t mpscl_matrix_batch_normalization_gradient_batch_size(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_batch_size(
     mpscl_matrix_batch_normalization_gradient *k, size_t size);
+/** @} */
+/** @{ */
+/** label: a name for debugging, copied (NULL clears; MPSCL_ERROR_OUT_OF_HOST_MEMORY when the
+ * copy fails). */
 MPSCL_API const char *mpscl_matrix_batch_normalization_gradient_label(
     const mpscl_matrix_batch_normalization_gradient *k);
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_label(
-    mpscl_matrix_batch_normalization_gradient *k, const char *label);   /* copied; NULL clears */
-/* Frozen statistics (PyTorch's eval-mode backward, oneDNN's use_global_stats): mean and variance
- * are constants rather than functions of the N rows, as when fine-tuning with running
- * statistics, so result_gradient_for_data loses its mean terms:
- *   result_gradient_for_data = gamma * s * dz,
- * with s and dz as in _encode below; dgamma and dbeta are the same sums as in training mode.
- * Applies to every neuron type and data type. Nonzero: frozen (stored as 1); default 0 (training
- * mode). The getter returns 0 for a NULL object. */
+    mpscl_matrix_batch_normalization_gradient *k, const char *label);
+/** @} */
+/** frozen_statistics: 1 when the gradient holds mean and variance constant, 0 (the default)
+ * in training mode; 0 for a NULL object. */
 MPSCL_API int mpscl_matrix_batch_normalization_gradient_frozen_statistics(
     const mpscl_matrix_batch_normalization_gradient *k);
+/** Frozen statistics (PyTorch's eval-mode backward, oneDNN's use_global_stats): mean and variance
+ * are constants rather than functions of the N rows, as when fine-tuning with running
+ * statistics, so result_gradient_for_data loses its mean terms:
+ *
+ *     result_gradient_for_data = gamma * s * dz,
+ *
+ * with s and dz as in mpscl_matrix_batch_normalization_gradient_encode(); dgamma and dbeta are
+ * the same sums as in training mode. Applies to every neuron type and data type. Nonzero: frozen
+ * (stored as 1); default 0 (training mode). */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(
     mpscl_matrix_batch_normalization_gradient *k, int frozen);
-/* Enqueues the gradient into cb; in training mode (frozen_statistics 0, the default), with
+
+/** Enqueues the gradient into cb; in training mode (frozen_statistics 0, the default), with
  * s = 1/sqrt(variance + epsilon), xhat = (input - mean) * s, z = gamma * xhat + beta and
  * dz = gradient * f'(z),
- *   result_gradient_for_beta[j]  = sum_i dz_ij,
- *   result_gradient_for_gamma[j] = sum_i dz_ij * xhat_ij,
- *   result_gradient_for_data     = gamma * s * (dz - dbeta / N - xhat * dgamma / N).
+ *
+ *     result_gradient_for_beta[j]  = sum_i dz_ij,
+ *     result_gradient_for_gamma[j] = sum_i dz_ij * xhat_ij,
+ *     result_gradient_for_data     = gamma * s * (dz - dbeta / N - xhat * dgamma / N).
+ *
  * gradient, input, mean, variance and result_gradient_for_data are required; gamma (NULL: ones),
  * beta (NULL: zeros) and both parameter gradients (NULL: not computed) are optional.
- * Region: N = min(source_number_of_feature_vectors, gradient rows - primary origin.x,
- * input rows - secondary origin.x), C likewise over columns. result_gradient_for_data may be
+ * Region:
+ *
+ *     N = min(source_number_of_feature_vectors, gradient rows - primary origin.x,
+ *             input rows - secondary origin.x), C likewise over columns.
+ *
+ * result_gradient_for_data may be
  * exactly the gradient region or the input region (in place); other overlaps are refused.
  * Two passes: per-column partial sums over row chunks into scratch kept by this object, then a
  * fixed-order reduction that writes dx, dgamma and dbeta; results are bitwise reproducible.
  * Data types and precision as for the forward (matrix_batch_normalization.h): one type for the
  * matrices, each vector fp32 or that type; dgamma and dbeta are summed in fp32 (fp64 for fp64
  * data) and rounded once to their vectors' types.
- * Everything is validated before anything is enqueued: a refused call writes nothing. */
+ * Everything is validated before anything is enqueued: a refused call writes nothing. The work's
+ * own errors are reported by mpscl_command_buffer_wait_until_completed().
+ * @param k the kernel object; its properties at this call are the ones used
+ * @param cb an uncommitted command buffer of k's device
+ * @param gradient the incoming gradient dy, the N x C region at primary_source_matrix_origin
+ * @param input the forward's input x, the N x C region at secondary_source_matrix_origin
+ * @param mean the forward's per-column mean
+ * @param variance the forward's per-column variance (biased)
+ * @param gamma per-column scale, or NULL for ones
+ * @param beta per-column shift, or NULL for zeros (used only to rebuild z for the neuron)
+ * @param result_gradient_for_data receives dx at result_matrix_origin; may be exactly the
+ * gradient region or the input region
+ * @param result_gradient_for_gamma receives dgamma, or NULL: not computed
+ * @param result_gradient_for_beta receives dbeta, or NULL: not computed
+ * @return MPSCL_SUCCESS, or a refusal found before anything is enqueued:
+ * MPSCL_ERROR_INVALID_ARGUMENT (a NULL k, cb or required operand, or an output overlapping
+ * another operand other than in place), MPSCL_ERROR_INVALID_STATE (cb committed),
+ * MPSCL_ERROR_DEVICE_MISMATCH (cb or an operand of another device or context),
+ * MPSCL_ERROR_UNSUPPORTED (fp64 data without device support, a dimension past 2^32),
+ * MPSCL_ERROR_INVALID_DATA_TYPE (matrices of different types, a vector neither fp32 nor theirs),
+ * MPSCL_ERROR_OUT_OF_RANGE (an origin or batch_start outside its matrix),
+ * MPSCL_ERROR_INVALID_SHAPE (an empty region, a result or a vector too small for it); or
+ * MPSCL_ERROR_BUILD_FAILED, MPSCL_ERROR_OPENCL or MPSCL_ERROR_OUT_OF_HOST_MEMORY from building
+ * the kernels and enqueueing them. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
     mpscl_matrix_batch_normalization_gradient *k, mpscl_command_buffer *cb,
     const mpscl_matrix *gradient, const mpscl_matrix *input,
@@ -126,22 +227,34 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
     mpscl_vector *result_gradient_for_gamma,
     mpscl_vector *result_gradient_for_beta);
 
-/* Serializes every property (not the device) into a new buffer in the versioned little-endian
- * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
- * MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument, MPSCL_ERROR_OUT_OF_HOST_MEMORY, or
- * MPSCL_ERROR_UNSUPPORTED for a label the format cannot hold (about 4 GiB); on failure *bytes is
- * NULL and *size 0. A read of the properties: safe with concurrent encodes and serializes of the
- * same object, not with its setters. */
+/** Serializes every property (not the device) into a new buffer in the versioned little-endian
+ * format of docs/FORMAT.md: `*bytes` (free it with mpscl_free()) and `*size`. A read of the
+ * properties: safe with concurrent encodes and serializes of the same object, not with its
+ * setters.
+ * @param k the kernel object
+ * @param bytes receives the archive; NULL on failure
+ * @param size receives its size in bytes; 0 on failure
+ * @return MPSCL_SUCCESS; MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument;
+ * MPSCL_ERROR_OUT_OF_HOST_MEMORY; MPSCL_ERROR_UNSUPPORTED for a label the format cannot hold
+ * (about 4 GiB). */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_serialize(
     const mpscl_matrix_batch_normalization_gradient *k, void **bytes, size_t *size);
-/* A new object on d with the properties of an archive written by _serialize above (format
+/** A new object on d with the properties of an archive written by
+ * mpscl_matrix_batch_normalization_gradient_serialize() (format
  * version 1 archives, which predate frozen_statistics, are read with it off). Nothing in the
  * bytes is trusted: a wrong magic, a forward kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
  * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a frozen flag
- * other than 0 or 1, a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in mpscl_last_error_message(); a newer
+ * other than 0 or 1, a NUL in the label, ...) is MPSCL_ERROR_CORRUPT_DATA, with the field in
+ * mpscl_last_error_message(); a newer
  * format version is MPSCL_ERROR_UNSUPPORTED; NULL d, bytes or out is MPSCL_ERROR_INVALID_ARGUMENT.
- * *out is NULL after every failure and nothing is left allocated. Thread-safe. */
+ * `*out` is NULL after every failure and nothing is left allocated. Thread-safe.
+ * @param d the new object's device
+ * @param bytes the archive
+ * @param size its size in bytes
+ * @param out receives the object; NULL after any failure
+ * @return MPSCL_SUCCESS, MPSCL_ERROR_CORRUPT_DATA, MPSCL_ERROR_UNSUPPORTED,
+ * MPSCL_ERROR_INVALID_ARGUMENT (above) or MPSCL_ERROR_OUT_OF_HOST_MEMORY. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create_from_bytes(
     mpscl_device *d, const void *bytes, size_t size,
     mpscl_matrix_batch_normalization_gradient **out);
@@ -150,4 +263,5 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create_from_byt
 }
 #endif
 
+/** @} */
 #endif
