@@ -82,7 +82,9 @@ MPSCL_API mpscl_status mpscl_matrix_read(const mpscl_matrix *m, void *host, size
  * it (encode_read) until that wait returns. A NULL m is MPSCL_ERROR_INVALID_ARGUMENT; cb NULL,
  * committed, or of another device is refused as a kernel encode refuses it
  * (MPSCL_ERROR_INVALID_ARGUMENT, _INVALID_STATE, _DEVICE_MISMATCH). A refused call enqueues
- * nothing. */
+ * nothing. Speed: on a discrete GPU the copy is fastest from pinned host memory (a mapped
+ * `CL_MEM_ALLOC_HOST_PTR` buffer); NVIDIA's OpenCL runs non-blocking copies of ordinary pageable
+ * memory slower than blocking ones (docs/PERFORMANCE.md). */
 MPSCL_API mpscl_status mpscl_matrix_encode_write(mpscl_matrix *m, mpscl_command_buffer *cb,
                                                  const void *host, size_t host_row_bytes);
 MPSCL_API mpscl_status mpscl_matrix_encode_read(const mpscl_matrix *m, mpscl_command_buffer *cb,
