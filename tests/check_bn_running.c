@@ -526,13 +526,6 @@ START_TEST(test_refusals)
 #define RUNNING(rmean, rvar) \
     mpscl_matrix_batch_normalization_encode_with_running_statistics(k, cb, xm, mv, vv, gv, NULL, \
                                                                     ym, rmean, rvar)
-#define EXPECT(call, want, word)                                                             \
-    do {                                                                                     \
-        ASSERT_STATUS(call, want);                                                           \
-        ck_assert_msg(strstr(mpscl_last_error_message(), word) != NULL,                      \
-                      "%s: message \"%s\" does not name \"%s\"", #call,                     \
-                      mpscl_last_error_message(), word);                                     \
-    } while (0)
     /* No batch statistics to update from. */
     EXPECT(RUNNING(rm, rv), MPSCL_ERROR_INVALID_STATE, "compute_statistics");
     ASSERT_OK(mpscl_matrix_batch_normalization_set_compute_statistics(k, 1));
@@ -556,7 +549,6 @@ START_TEST(test_refusals)
     ASSERT_OK(mpscl_vector_read(big, got));
     ck_assert(memcmp(got, init, 3 * W * sizeof(float)) == 0);
 #undef RUNNING
-#undef EXPECT
     mpscl_command_buffer_release(cb);
     mpscl_matrix_batch_normalization_release(k);
     mpscl_matrix_release(xm);

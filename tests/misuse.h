@@ -9,15 +9,6 @@
 
 enum { R = 6, C = 5 };
 
-/* Status, and a message that contains word (the argument or property at fault). */
-#define EXPECT(call, want, word)                                                             \
-    do {                                                                                     \
-        ASSERT_STATUS(call, want);                                                           \
-        ck_assert_msg(strstr(mpscl_last_error_message(), word) != NULL,                      \
-                      "%s: message \"%s\" does not name \"%s\"", #call,                     \
-                      mpscl_last_error_message(), word);                                     \
-    } while (0)
-
 /* A pointer no call may leave in *out after a failure. */
 extern int misuse_poison;
 #define POISON ((void *)&misuse_poison)

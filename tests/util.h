@@ -5,8 +5,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <check.h>
+
 #include <mpscl/mpscl.h>
 
 /* The default device (MPSCL_DEVICE or the library's choice), created by test_device_setup, a
@@ -23,6 +25,14 @@ void test_device_teardown(void);
                       (int)want_, mpscl_last_error_message());                              \
     } while (0)
 #define ASSERT_OK(call) ASSERT_STATUS(call, MPSCL_SUCCESS)
+/* Status, and a message that contains word (the argument or property at fault). */
+#define EXPECT(call, want, word)                                                             \
+    do {                                                                                     \
+        ASSERT_STATUS(call, want);                                                           \
+        ck_assert_msg(strstr(mpscl_last_error_message(), word) != NULL,                      \
+                      "%s: message \"%s\" does not name \"%s\"", #call,                     \
+                      mpscl_last_error_message(), word);                                     \
+    } while (0)
 
 /* splitmix64: the same sequence on every machine. */
 uint64_t test_rng_next(uint64_t *state);
