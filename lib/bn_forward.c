@@ -263,7 +263,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         [OP_RUNNING_MEAN] = {"running_mean", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0, 0}, \
         [OP_RUNNING_VAR] = {"running_variance", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0, \
                             0},                                                                \
-        [OP_PARTIALS] = {"partials", 0, 0, MPSCL__BN_IN, 0, 0},                                \
+        [OP_PARTIALS] = {"partials", 0, 0, MPSCL__BN_IN, 0, 1},                                \
     }
 
 static const mpscl__bn_operand_spec operands[OP_COUNT] = FORWARD_OPERANDS(0);
@@ -318,11 +318,15 @@ mpscl_matrix_batch_normalization_encode_with_running_statistics(
 
 /* ---- split phases (docs/DISTRIBUTED.md) ---- */
 
+/* A slot this phase does not take: a matrix's, so the vectors keep their positions. */
+#define ABSENT_MATRIX {NULL, 1, 0, MPSCL__BN_IN, 0, 0}
+
 /* A share's partial statistics: the input and, in round 1, the global mean; nothing else. */
 #define PARTIAL_OPERANDS(mean_spec)                                                            \
     {                                                                                          \
         [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE, 0},                       \
         [OP_MEAN] = mean_spec,                                                                 \
+        [OP_Y] = ABSENT_MATRIX,                                                                \
         [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_OUT, 0, 1},                               \
     }
 
@@ -366,9 +370,11 @@ mpscl_matrix_batch_normalization_encode_partial_statistics(
  * the final round updates the running vectors. */
 #define COMBINE_OPERANDS(mean_dir, var_spec, running_name_m, running_name_v)                   \
     {                                                                                          \
+        [OP_X] = ABSENT_MATRIX,                                                                \
         [OP_MEAN] = {"mean", 0, 1, mean_dir, 0, 0},                                            \
         [OP_VAR] = var_spec,                                                                   \
         [OP_RUNNING_MEAN] = {running_name_m, 0, 0, MPSCL__BN_OUT, 0, 0},                       \
+        [OP_Y] = ABSENT_MATRIX,                                                                \
         [OP_RUNNING_VAR] = {running_name_v, 0, 0, MPSCL__BN_OUT, 0, 0},                        \
         [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_IN, 0, 1},                                \
     }

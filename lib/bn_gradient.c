@@ -223,7 +223,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
 
 static const mpscl__bn_operand_spec operands[OP_COUNT] = {
     GRADIENT_INPUT_OPERANDS, GRADIENT_OUTPUT_OPERANDS,
-    [OP_PARTIALS] = {NULL, 0, 0, MPSCL__BN_IN, 0, 0},
+    [OP_PARTIALS] = {NULL, 0, 0, MPSCL__BN_IN, 0, 1},
 };
 
 static const mpscl__bn_encoder encoder = {
@@ -250,8 +250,11 @@ mpscl_matrix_batch_normalization_gradient_encode(
 
 /* ---- split phases (docs/DISTRIBUTED.md) ---- */
 
+/* The outputs' slots are absent; the parameter gradients' stay as absent vectors, so every
+ * vector keeps its position (bn_plan.h, vector_types). */
 static const mpscl__bn_operand_spec partial_operands[OP_COUNT] = {
     GRADIENT_INPUT_OPERANDS,
+    [OP_DX] = {NULL, 1, 0, MPSCL__BN_IN, 0, 0},
     [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_OUT, 0, 1},
 };
 

@@ -27,19 +27,20 @@
 typedef struct split_case {
     const char *name;
     size_t n, c, mats, batch_start;   /* mats matrices of n x c; the region from batch_start */
-    mpscl_data_type t, vt;            /* data; mean and variance vectors */
+    mpscl_data_type t, vt, rt;        /* data; mean and variance vectors; running vectors */
     mpscl_neuron_type neuron;
     float na, nb;
 } split_case;
 
 static const split_case cases[] = {
-    {"fp32, C=7", 37, 7, 1, 0, F32, F32, MPSCL_NEURON_NONE, 0, 0},
-    {"fp32, C=16, batch 2 of 3", 50, 16, 3, 1, F32, F32, MPSCL_NEURON_NONE, 0, 0},
-    {"fp16, C=13", 41, 13, 1, 0, F16, F32, MPSCL_NEURON_NONE, 0, 0},
-    {"fp16, fp16 statistics, C=9", 30, 9, 1, 0, F16, F16, MPSCL_NEURON_NONE, 0, 0},
-    {"bf16, C=5, batch 2", 33, 5, 2, 0, BF16, F32, MPSCL_NEURON_NONE, 0, 0},
-    {"fp32, leaky ReLU, C=12", 45, 12, 1, 0, F32, F32, MPSCL_NEURON_RELU, 0.1f, 0},
-    {"fp32, tanh, N=300, C=33", 300, 33, 1, 0, F32, F32, MPSCL_NEURON_TANH, 1, 0.5f},
+    {"fp32, C=7", 37, 7, 1, 0, F32, F32, F32, MPSCL_NEURON_NONE, 0, 0},
+    {"fp32, C=16, batch 2 of 3", 50, 16, 3, 1, F32, F32, F32, MPSCL_NEURON_NONE, 0, 0},
+    {"fp16, C=13", 41, 13, 1, 0, F16, F32, F32, MPSCL_NEURON_NONE, 0, 0},
+    {"fp16, fp16 statistics and running, C=9", 30, 9, 1, 0, F16, F16, F16, MPSCL_NEURON_NONE, 0,
+     0},
+    {"bf16, C=5, batch 2, bf16 running", 33, 5, 2, 0, BF16, F32, BF16, MPSCL_NEURON_NONE, 0, 0},
+    {"fp32, leaky ReLU, C=12", 45, 12, 1, 0, F32, F32, F32, MPSCL_NEURON_RELU, 0.1f, 0},
+    {"fp32, tanh, N=300, C=33", 300, 33, 1, 0, F32, F32, F32, MPSCL_NEURON_TANH, 1, 0.5f},
 };
 enum { NCASES = sizeof cases / sizeof cases[0], MAXP = 4 };
 
@@ -151,8 +152,8 @@ problem_make(problem *pb, const split_case *sc)
     pb->var = image_new(sc->vt, mats * c);
     pb->gamma = image_new(F32, mats * c);
     pb->beta = image_new(F32, mats * c);
-    pb->rm = image_new(F32, mats * c);
-    pb->rv = image_new(F32, mats * c);
+    pb->rm = image_new(sc->rt, mats * c);
+    pb->rv = image_new(sc->rt, mats * c);
     for (size_t b = 0; b < mats; b++) {
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < c; j++) {
@@ -170,8 +171,8 @@ problem_make(problem *pb, const split_case *sc)
             test_store(sc->vt, pb->var.bytes, b * c + j, v[j]);
             test_store(F32, pb->gamma.bytes, b * c + j, test_rng_uniform(&rng, 0.5f, 2));
             test_store(F32, pb->beta.bytes, b * c + j, test_rng_uniform(&rng, -1, 1));
-            test_store(F32, pb->rm.bytes, b * c + j, test_rng_uniform(&rng, -1, 1));
-            test_store(F32, pb->rv.bytes, b * c + j, test_rng_uniform(&rng, 0.5f, 2));
+            test_store(sc->rt, pb->rm.bytes, b * c + j, test_rng_uniform(&rng, -1, 1));
+            test_store(sc->rt, pb->rv.bytes, b * c + j, test_rng_uniform(&rng, 0.5f, 2));
         }
     }
     free(m);
@@ -186,8 +187,8 @@ outputs_new(outputs *o, const problem *pb)
 
     o->mean = image_new(pb->sc->vt, vc);
     o->var = image_new(pb->sc->vt, vc);
-    o->rm = image_new(F32, vc);
-    o->rv = image_new(F32, vc);
+    o->rm = image_new(pb->sc->rt, vc);
+    o->rv = image_new(pb->sc->rt, vc);
     o->y = image_new(pb->sc->t, mc);
     o->dx = image_new(pb->sc->t, mc);
     o->dgamma = image_new(F32, vc);
@@ -704,7 +705,7 @@ check_reference(const problem *pb, const outputs *o, int repro, const char *wher
     double *dg = malloc(c * sizeof(double)), *db = malloc(c * sizeof(double));
     double bt = bound_for(pb->sc->t), bv = bound_for(pb->sc->vt);
     /* The reproducible mode's running mean takes the mean as stored (docs/DISTRIBUTED.md). */
-    double br = repro ? fmax(bv, bound_for(F32)) : bound_for(F32);
+    double br = repro ? fmax(bv, bound_for(pb->sc->rt)) : bound_for(pb->sc->rt);
 
     ck_assert(m && v && rm && rv && y && dx && dg && db);
     for (size_t b = pb->sc->batch_start; b < pb->mats; b++) {
