@@ -355,7 +355,7 @@ enqueue_locked(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_en
     cl_int err;
     mpscl_status s;
 
-    if ((s = mpscl__bn_prepare(k, cb, e->kernel_names, e->nkernels, p, &wait, e->fn)) ==
+    if ((s = mpscl__bn_prepare(k, cb, e, p, &wait)) ==
             MPSCL_SUCCESS &&
         (s = mpscl__bn_hold(k, cb, ops, e->count)) == MPSCL_SUCCESS) {
         count = e->kernels(k, p, ls);

@@ -271,12 +271,12 @@ static const mpscl__bn_operand_spec running_operands[OP_COUNT] = FORWARD_OPERAND
 
 static const mpscl__bn_encoder encoder = {
     "matrix_batch_normalization_encode", operands, OP_COUNT, kernel_names, K_COUNT,
-    plan_kernels, set_args, 0, 1, 0, 0,
+    plan_kernels, set_args, 0, 1, 0, 0, K_CHUNK_STATS,
 };
 
 static const mpscl__bn_encoder running_encoder = {
     "matrix_batch_normalization_encode_with_running_statistics", running_operands, OP_COUNT,
-    kernel_names, K_COUNT, plan_kernels, set_args, 0, 1, 0, 0,
+    kernel_names, K_COUNT, plan_kernels, set_args, 0, 1, 0, 0, K_CHUNK_STATS,
 };
 
 static mpscl_status
@@ -338,9 +338,9 @@ static const mpscl__bn_operand_spec partial_operands[2][OP_COUNT] = {
 #define PARTIAL_FN "matrix_batch_normalization_encode_partial_statistics"
 static const mpscl__bn_encoder partial_encoders[2] = {
     {PARTIAL_FN, partial_operands[0], OP_COUNT, kernel_names, K_COUNT, partial_kernels, set_args,
-     1, 1, 1, 0},
+     1, 1, 1, 0, K_CHUNK_STATS},
     {PARTIAL_FN, partial_operands[1], OP_COUNT, kernel_names, K_COUNT, partial_kernels, set_args,
-     1, 1, 1, 0},
+     1, 1, 1, 0, K_CHUNK_STATS},
 };
 
 mpscl_status
@@ -394,11 +394,11 @@ static const mpscl__bn_operand_spec combine_operands[3][OP_COUNT] = {
 #define COMBINE_FN "matrix_batch_normalization_encode_combine_statistics"
 static const mpscl__bn_encoder combine_encoders[3] = {
     {COMBINE_FN, combine_operands[0], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
     {COMBINE_FN, combine_operands[1], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
     {COMBINE_FN, combine_operands[2], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
 };
 
 mpscl_status

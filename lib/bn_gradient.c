@@ -228,7 +228,7 @@ static const mpscl__bn_operand_spec operands[OP_COUNT] = {
 
 static const mpscl__bn_encoder encoder = {
     "matrix_batch_normalization_gradient_encode", operands, OP_COUNT, kernel_names,
-    KERNEL_COUNT, plan_kernels, set_args, 0, 1, 0, 0,
+    KERNEL_COUNT, plan_kernels, set_args, 0, 1, 0, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status
@@ -260,7 +260,7 @@ static const mpscl__bn_operand_spec partial_operands[OP_COUNT] = {
 
 static const mpscl__bn_encoder partial_encoder = {
     "matrix_batch_normalization_gradient_encode_partial_sums", partial_operands, OP_COUNT,
-    kernel_names, KERNEL_COUNT, partial_kernels, set_args, 1, 1, 1, 0,
+    kernel_names, KERNEL_COUNT, partial_kernels, set_args, 1, 1, 1, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status
@@ -287,7 +287,7 @@ static const mpscl__bn_operand_spec apply_operands[OP_COUNT] = {
 #define APPLY_FN "matrix_batch_normalization_gradient_encode_apply"
 static const mpscl__bn_encoder apply_encoder = {
     APPLY_FN, apply_operands, OP_COUNT, kernel_names, KERNEL_COUNT, apply_kernels, set_args,
-    1, 0, 1, 0,
+    1, 0, 1, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status
