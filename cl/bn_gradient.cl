@@ -159,16 +159,17 @@ write_parameter_gradients(GRADIENT_OUTPUT_ARGS, uint batch_first, uint j, uint b
         STOREV_KIND(DGAMMA_KIND, dgamma, dgamma_off + vb * dgamma_vs + j, sum_dz_xh);
 }
 
-/* Pass 2: dx of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, from the totals. */
+/* Pass 2: dx of rows [r0, r1), columns j .. j+VW-1 (j < C) of matrix b, from the totals over
+ * `total` rows (N; the split phases' global N). */
 HELPER void
 write_dx(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint j, uint b, ulong r0, ulong r1,
-         realv sum_dz, realv sum_dz_xh)
+         realv sum_dz, realv sum_dz_xh, real total)
 {
     ulong vb = (ulong)batch_first + b;
     COLUMN_CONSTANTS(vb, j);
     realv scale = g * is;
 #if !FROZEN
-    realv mean_dz = sum_dz / (real)n, mean_dz_xh = sum_dz_xh / (real)n;
+    realv mean_dz = sum_dz / total, mean_dz_xh = sum_dz_xh / total;
 #endif
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j;
     __global const data_t *xb = x + x_off + vb * x_ms + j;
@@ -208,7 +209,7 @@ bn_gradient_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
     if (chunk == 0 && get_local_id(1) == 0)
         write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j, b, sum_dz, sum_dz_xh);
     chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1, sum_dz, sum_dz_xh);
+    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1, sum_dz, sum_dz_xh, (real)n);
 }
 
 /* ---- one group per column tile ----
@@ -229,7 +230,7 @@ bn_gradient_tile(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS)
         return;
     if (get_local_id(1) == 0)
         write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j, b, sum_dz, sum_dz_xh);
-    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, 0, n, sum_dz, sum_dz_xh);
+    write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, 0, n, sum_dz, sum_dz_xh, (real)n);
 }
 
 /* ---- one launch ---- */
@@ -311,7 +312,7 @@ bn_gradient_fused(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, volatile __global u
         pass2 && j < c)
         write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1,
                  LOAD_PARTIALS(totals, ((ulong)tile * 2 + 0) * pw + pj),
-                 LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj));
+                 LOAD_PARTIALS(totals, ((ulong)tile * 2 + 1) * pw + pj), (real)n);
     group_finish(sync, groups, tiles, spin_limit, launch, &word);
 }
 

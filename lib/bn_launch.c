@@ -47,12 +47,15 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
 }
 
 mpscl_status
-mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *const *kernel_names,
-                  size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
+mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
+                  mpscl__bn_plan *p, cl_event *wait)
 {
+    /* The split phases' kernels and helpers are compiled only where they can run, so the
+     * default mode's one-device programs are what they were (and build as fast). */
+    int split = p->split || k->reproducible;
     const mpscl_data_type *v = p->vector_types;
     mpscl__bn_plan_input in = {&k->caps, k->tuning, &k->tune, 0, k->is_gradient,
-                               k->compute_statistics};
+                               k->compute_statistics && !k->reproducible, p->split, p->repro};
     char options[sizeof k->program_options];
     cl_program prog;
     mpscl_status s;
@@ -70,6 +73,10 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     /* Only where set, so the training-mode programs (and their cached binaries) keep their key. */
     if (k->frozen_statistics)
         strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);
+    if (split)
+        strncat(options, " -DSPLIT=1", sizeof options - strlen(options) - 1);
+    if (k->reproducible)
+        strncat(options, " -DREPRO=1", sizeof options - strlen(options) - 1);
     /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
      * the device's program table (a lock and a search) is not consulted. */
     if (k->program == NULL || strcmp(options, k->program_options) != 0) {
@@ -78,7 +85,8 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
                                        options, &prog)) != MPSCL_SUCCESS)
             return s;
         if (prog != k->program &&
-            (s = make_kernels(k, prog, kernel_names, nkernels, fn)) != MPSCL_SUCCESS)
+            (s = make_kernels(k, prog, e->kernel_names, split ? e->nkernels : e->nbase, e->fn)) !=
+                MPSCL_SUCCESS)
             return s;
         memcpy(k->program_options, options, sizeof options);
     }
@@ -118,17 +126,27 @@ give_up_seconds(const mpscl__bn_kernel *k)
 }
 
 mpscl_status
-mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
-                  cl_event *wait)
+mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_launch *l,
+                  const mpscl__bn_plan *p, cl_event *wait)
 {
-    size_t items = (p->c + p->vw - 1) / p->vw;
+    size_t items = (p->c + p->vw - 1) / p->vw, i = l->kernel;
     size_t global[3] = {(items + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
     size_t local[3] = {p->lx, p->ly, 1};
     cl_event ev = NULL;
     cl_int err;
     mpscl_status s;
 
-    if (p->fused) {
+    if (l->grid == MPSCL__GRID_COLUMNS) {
+        global[0] = (p->c + p->column_lx - 1) / p->column_lx * p->column_lx;
+        global[1] = 1;
+        local[0] = p->column_lx;
+        local[1] = 1;
+    } else if (l->grid == MPSCL__GRID_BINS) {
+        global[0] = (p->c + p->rlx - 1) / p->rlx * p->rlx;
+        global[1] = p->rchunks * p->rly;
+        local[0] = p->rlx;
+        local[1] = p->rly;
+    } else if (p->fused) {
         global[0] = p->lx * (k->is_gradient ? 2 : 3) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;
