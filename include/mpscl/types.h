@@ -34,7 +34,8 @@ typedef enum mpscl_status {
     MPSCL_ERROR_OPENCL,             /* an OpenCL call failed; mpscl_last_cl_error() has the code */
     MPSCL_ERROR_BUILD_FAILED,       /* kernel program failed to build; message holds the log head */
     MPSCL_ERROR_NO_DEVICE,
-    MPSCL_ERROR_CORRUPT_DATA        /* deserialization input is malformed */
+    MPSCL_ERROR_CORRUPT_DATA,       /* deserialization input is malformed */
+    MPSCL_ERROR_COMMUNICATION       /* MPI layer: an MPI call failed, or another rank did */
 } mpscl_status;
 
 /* Static English text for a status; "unknown status" for a value outside the enum. Never NULL. */
