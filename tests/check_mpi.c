@@ -44,20 +44,23 @@ typedef struct mpi_case {
     mpscl_neuron_type neuron;
     float na, nb, nc;
     int frozen;
+    size_t vpad;        /* vectors longer than the columns by this much */
 } mpi_case;
 
 /* Odd column counts (not multiples of 4 or of a tile), rows that no rank count divides evenly
- * except the first case's, a batch of two, fp16, a neuron with a kink and frozen statistics. */
+ * except the first case's, a batch of two, fp16, a neuron with a kink, frozen statistics, and
+ * vectors longer than the region's columns. */
 static const mpi_case cases[] = {
-    {"f32-equal", 120, 37, 1, MPSCL_DATA_TYPE_FLOAT32, EQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0},
-    {"f32-unequal", 123, 37, 1, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0},
+    {"f32-equal", 120, 37, 1, MPSCL_DATA_TYPE_FLOAT32, EQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0, 0},
+    {"f32-unequal", 123, 37, 1, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0, 3},
     {"f32-empty-rank", 50, 19, 1, MPSCL_DATA_TYPE_FLOAT32, EMPTY_LAST, MPSCL_NEURON_NONE, 0, 0, 0,
+     0, 0},
+    {"f16-unequal", 101, 29, 1, MPSCL_DATA_TYPE_FLOAT16, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0,
      0},
-    {"f16-unequal", 101, 29, 1, MPSCL_DATA_TYPE_FLOAT16, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0},
-    {"f32-elu", 77, 21, 1, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_ELU, 1, 0, 0, 0},
-    {"f32-batch2", 41, 13, 2, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0},
+    {"f32-elu", 77, 21, 1, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_ELU, 1, 0, 0, 0, 0},
+    {"f32-batch2", 41, 13, 2, MPSCL_DATA_TYPE_FLOAT32, UNEQUAL, MPSCL_NEURON_NONE, 0, 0, 0, 0, 1},
     {"f32-frozen", 66, 11, 1, MPSCL_DATA_TYPE_FLOAT32, EMPTY_LAST, MPSCL_NEURON_RELU, 0.1f, 0, 0,
-     1},
+     1, 0},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -229,22 +232,44 @@ share_matrix(const batch *bt, const share *sh, const unsigned char *src)
     return m;
 }
 
+/* A float32 vector per matrix, cols + vpad long, holding init's cols values per matrix (NULL:
+ * zeros) and a NaN canary in the padding. */
 static mpscl_vector *
 share_vector(const batch *bt, const float *init)
 {
-    mpscl_vector_descriptor d = mpscl_vector_descriptor_make_batch(
-        bt->c->cols, bt->c->mats, bt->c->cols * sizeof(float), MPSCL_DATA_TYPE_FLOAT32);
+    size_t cols = bt->c->cols, len = cols + bt->c->vpad;
+    mpscl_vector_descriptor d = mpscl_vector_descriptor_make_batch(len, bt->c->mats,
+                                                                   len * sizeof(float),
+                                                                   MPSCL_DATA_TYPE_FLOAT32);
+    float *host = malloc(bt->c->mats * len * sizeof *host);
     mpscl_vector *v = NULL;
-    float *zero = NULL;
 
+    ck_assert_ptr_nonnull(host);
+    for (size_t b = 0; b < bt->c->mats; b++)
+        for (size_t j = 0; j < len; j++)
+            host[b * len + j] = j >= cols ? NAN : init != NULL ? init[b * cols + j] : 0.0f;
     ASSERT_OK(mpscl_vector_create(test_device, &d, &v));
-    if (init == NULL) {
-        zero = calloc(bt->c->mats * bt->c->cols, sizeof(float));
-        ck_assert_ptr_nonnull(zero);
-    }
-    ASSERT_OK(mpscl_vector_write(v, init != NULL ? init : zero));
-    free(zero);
+    ASSERT_OK(mpscl_vector_write(v, host));
+    free(host);
     return v;
+}
+
+/* The cols values of each matrix's vector into dst (mats x cols); the padding must still hold
+ * its NaN canary. */
+static void
+read_vector(const batch *bt, const mpscl_vector *v, float *dst)
+{
+    size_t cols = bt->c->cols, len = cols + bt->c->vpad;
+    float *host = malloc(bt->c->mats * len * sizeof *host);
+
+    ck_assert_ptr_nonnull(host);
+    ASSERT_OK(mpscl_vector_read(v, host));
+    for (size_t b = 0; b < bt->c->mats; b++) {
+        memcpy(dst + b * cols, host + b * len, cols * sizeof *dst);
+        for (size_t j = cols; j < len; j++)
+            ck_assert_msg(isnan(host[b * len + j]), "a vector was written past the columns");
+    }
+    free(host);
 }
 
 static void
@@ -352,7 +377,7 @@ gather_vector(const batch *bt, const mpscl_vector *v, float *dst)
     int differs = -1;
 
     ck_assert_ptr_nonnull(mine);
-    ASSERT_OK(mpscl_vector_read(v, mine));
+    read_vector(bt, v, mine);
     if (rank == 0) {
         all = malloc((size_t)ranks * n * sizeof *all);
         ck_assert_ptr_nonnull(all);
@@ -436,7 +461,7 @@ run_single(const batch *bt, int reproducible, outputs *o)
     ASSERT_OK(mpscl_matrix_read(sh.y, o->y, c->cols * bt->es));
     ASSERT_OK(mpscl_matrix_read(sh.dx, o->dx, c->cols * bt->es));
     for (int i = 0; i < V_COUNT; i++)
-        ASSERT_OK(mpscl_vector_read(sh.v[i], o->v[i]));
+        read_vector(bt, sh.v[i], o->v[i]);
     share_free(&sh);
 }
 
@@ -610,7 +635,7 @@ END_TEST
 /* ---- failures: every rank returns together, nothing written ---- */
 
 static const mpi_case small = {"small", 24, 7, 1, MPSCL_DATA_TYPE_FLOAT32, EQUAL,
-                               MPSCL_NEURON_NONE, 0, 0, 0, 0};
+                               MPSCL_NEURON_NONE, 0, 0, 0, 0, 0};
 
 /* What a rank other than `culprit` must return when `culprit` alone failed with `own`. */
 static mpscl_status
@@ -636,7 +661,7 @@ expect_untouched(const batch *bt, const share *sh)
     ck_assert_msg(memcmp(m, zero, n * bt->es) == 0, "rank %d: dx was written", rank);
     for (int i = 0; i < V_COUNT; i++) {
         const float *want = i == V_RMEAN ? bt->rmean0 : i == V_RVAR ? bt->rvar0 : NULL;
-        ASSERT_OK(mpscl_vector_read(sh->v[i], f));
+        read_vector(bt, sh->v[i], f);
         for (size_t j = 0; j < v; j++)
             ck_assert_msg(f[j] == (want != NULL ? want[j] : 0.0f), "rank %d: %s[%zu] was written",
                           rank, vector_names[i], j);
@@ -808,7 +833,7 @@ START_TEST(sub_communicator)
     ASSERT_MPI(forward(&sh, half), MPSCL_SUCCESS);
     mean = malloc(small.cols * sizeof *mean);
     ck_assert_ptr_nonnull(mean);
-    ASSERT_OK(mpscl_vector_read(sh.v[V_MEAN], mean));
+    read_vector(&bt, sh.v[V_MEAN], mean);
     {
         float *x = to_floats(&bt, bt.x, 0);
         ref_bn_statistics(small.rows, small.cols, (ref_view){x, small.cols}, want, var);

@@ -634,6 +634,25 @@ forward_apply(step *st, const forward_args *a)
     return s;
 }
 
+/* The combine finds C and the batch from its vectors' lengths where the properties leave them
+ * open (SIZE_MAX): pinned to the share's own for the call, they mean the same to every phase
+ * however long the caller's vectors are. Put back by unpin. */
+static void
+forward_pin(const step *st, mpscl_matrix_batch_normalization *k, size_t saved[2])
+{
+    saved[0] = mpscl_matrix_batch_normalization_source_input_feature_channels(k);
+    saved[1] = mpscl_matrix_batch_normalization_batch_size(k);
+    (void)mpscl_matrix_batch_normalization_set_source_input_feature_channels(k, st->columns);
+    (void)mpscl_matrix_batch_normalization_set_batch_size(k, st->batches);
+}
+
+static void
+forward_unpin(mpscl_matrix_batch_normalization *k, const size_t saved[2])
+{
+    (void)mpscl_matrix_batch_normalization_set_source_input_feature_channels(k, saved[0]);
+    (void)mpscl_matrix_batch_normalization_set_batch_size(k, saved[1]);
+}
+
 mpscl_status
 mpscl_mpi_matrix_batch_normalization_run(
     mpscl_matrix_batch_normalization *k, MPI_Comm comm, const mpscl_matrix *input,
@@ -658,10 +677,15 @@ mpscl_mpi_matrix_batch_normalization_run(
     if (k != NULL)
         forward_fields(&st, k);
     s = agree(&st, s);
-    for (size_t round = 0; s == MPSCL_SUCCESS && round < st.rounds; round++)
-        s = exchange(&st, forward_local(&st, &a, round), round);
-    if (s == MPSCL_SUCCESS)
-        s = settle(&st, forward_apply(&st, &a));
+    if (s == MPSCL_SUCCESS) {
+        size_t saved[2];
+        forward_pin(&st, k, saved);
+        for (size_t round = 0; s == MPSCL_SUCCESS && round < st.rounds; round++)
+            s = exchange(&st, forward_local(&st, &a, round), round);
+        if (s == MPSCL_SUCCESS)
+            s = settle(&st, forward_apply(&st, &a));
+        forward_unpin(k, saved);
+    }
     end(&st, s, timings);
     return s;
 }
@@ -781,6 +805,25 @@ gradient_apply(step *st, const gradient_args *a)
     return s;
 }
 
+/* As forward_pin: C and the batch of the share, for every phase. */
+static void
+gradient_pin(const step *st, mpscl_matrix_batch_normalization_gradient *k, size_t saved[2])
+{
+    saved[0] = mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(k);
+    saved[1] = mpscl_matrix_batch_normalization_gradient_batch_size(k);
+    (void)mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(k,
+                                                                                   st->columns);
+    (void)mpscl_matrix_batch_normalization_gradient_set_batch_size(k, st->batches);
+}
+
+static void
+gradient_unpin(mpscl_matrix_batch_normalization_gradient *k, const size_t saved[2])
+{
+    (void)mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(k,
+                                                                                   saved[0]);
+    (void)mpscl_matrix_batch_normalization_gradient_set_batch_size(k, saved[1]);
+}
+
 mpscl_status
 mpscl_mpi_matrix_batch_normalization_gradient_run(
     mpscl_matrix_batch_normalization_gradient *k, MPI_Comm comm, const mpscl_matrix *gradient,
@@ -808,10 +851,14 @@ mpscl_mpi_matrix_batch_normalization_gradient_run(
     if (k != NULL)
         gradient_fields(&st, k);
     s = agree(&st, s);
-    if (s == MPSCL_SUCCESS)
+    if (s == MPSCL_SUCCESS) {
+        size_t saved[2];
+        gradient_pin(&st, k, saved);
         s = exchange(&st, gradient_local(&st, &a), 0);
-    if (s == MPSCL_SUCCESS)
-        s = settle(&st, gradient_apply(&st, &a));
+        if (s == MPSCL_SUCCESS)
+            s = settle(&st, gradient_apply(&st, &a));
+        gradient_unpin(k, saved);
+    }
     end(&st, s, timings);
     return s;
 }
