@@ -20,7 +20,7 @@ region_of(const mpscl__bn_operand *a, const mpscl__bn_plan *p)
 
     r.buffer = a->m != NULL ? a->m->buffer : a->v->buffer;
     r.start = ((long long)a->off + (long long)p->batch_first * (long long)a->ms) * es;
-    r.width = (long long)p->c * es;
+    r.width = (long long)(a->m == NULL && a->width != 0 ? a->width : p->c) * es;
     r.rows = a->m != NULL ? (long long)p->n : 1;
     r.row_stride = a->m != NULL ? (long long)a->rs * es : r.width;
     r.batches = (long long)p->batches;

@@ -46,7 +46,7 @@ mpscl__bn_arg_buffer(mpscl__bn_args *a, cl_mem buffer)
 void
 mpscl__bn_arg_geometry(mpscl__bn_args *a, const mpscl__bn_plan *p)
 {
-    cl_uint n = (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
+    cl_uint n = p->empty ? 0 : (cl_uint)p->n, c = (cl_uint)p->c, rows = (cl_uint)p->chunk_rows;
     cl_uint first = (cl_uint)p->batch_first;
 
     mpscl__bn_arg(a, sizeof n, &n);
@@ -89,3 +89,31 @@ mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op)
     mpscl__bn_arg(a, sizeof op->ms, &op->ms);
 }
 
+
+void
+mpscl__bn_arg_uint(mpscl__bn_args *a, size_t v)
+{
+    cl_uint u = (cl_uint)v;
+
+    mpscl__bn_arg(a, sizeof u, &u);
+}
+
+/* The workspace's partials follow the binned sums, one per matrix of the batch; kernels address
+ * matrix b's at off + (batch_first + b) vs, so off is taken back by batch_first strides (modulo
+ * 2^64, as the kernels' ulong arithmetic is: the sum lands in the workspace). */
+void
+mpscl__bn_arg_partials(mpscl__bn_args *a, const mpscl__bn_operand *op, const mpscl__bn_plan *p,
+                       const mpscl__bn_launch *l)
+{
+    cl_ulong off, vs;
+
+    if (!l->own_partials) {
+        mpscl__bn_arg_operand(a, op);
+        return;
+    }
+    vs = (cl_ulong)p->partial_words;
+    off = (cl_ulong)p->sums_words - (cl_ulong)p->batch_first * vs;
+    mpscl__bn_arg_buffer(a, a->k->scratch);
+    mpscl__bn_arg(a, sizeof off, &off);
+    mpscl__bn_arg(a, sizeof vs, &vs);
+}

@@ -13,17 +13,30 @@ enum { MAX_OPERANDS = 16 };
 
 /* ---- one operand ---- */
 
+/* The matrices' type (with none, the vectors' type other than float32, else float32), then every
+ * vector float32 or that type. Partials are checked apart (check_partials). */
 static mpscl_status
 mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats,
                       const char *const *mnames, size_t nm, const mpscl_vector *const *vecs,
-                      const char *const *vnames, size_t nv, const char *fn)
+                      const char *const *vnames, size_t nv, const char *fn, mpscl_data_type *type)
 {
-    mpscl_data_type t = mats[0]->layout.type;
+    mpscl_data_type t = MPSCL_DATA_TYPE_FLOAT32;
+    const char *tname = NULL;
 
+    if (nm > 0) {
+        t = mats[0]->layout.type;
+        tname = mnames[0];
+    }
+    for (size_t i = 0; i < nv && nm == 0; i++)
+        if (vecs[i] != NULL && vecs[i]->layout.type != MPSCL_DATA_TYPE_FLOAT32) {
+            t = vecs[i]->layout.type;
+            tname = vnames[i];
+            break;
+        }
     if (t == MPSCL_DATA_TYPE_FLOAT64 && !mpscl_device_supports_data_type(k->device, t))
         return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
                            "%s: %s is float64, which %s does not support (no cl_khr_fp64)", fn,
-                           mnames[0], k->device->name);
+                           tname, k->device->name);
     for (size_t i = 1; i < nm; i++)
         if (mats[i]->layout.type != t)
             return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
@@ -33,8 +46,30 @@ mpscl__bn_check_types(const mpscl__bn_kernel *k, const mpscl_matrix *const *mats
         if (vecs[i] != NULL && vecs[i]->layout.type != t &&
             vecs[i]->layout.type != MPSCL_DATA_TYPE_FLOAT32)
             return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
-                               "%s: %s has data type %d: vectors are float32 or the matrices' "
-                               "type %d", fn, vnames[i], (int)vecs[i]->layout.type, (int)t);
+                               "%s: %s has data type %d: vectors are float32 or the %s type %d",
+                               fn, vnames[i], (int)vecs[i]->layout.type,
+                               nm > 0 ? "matrices'" : "other vectors'", (int)t);
+    *type = t;
+    return MPSCL_SUCCESS;
+}
+
+/* A partials vector: float32, count partials of `words` words in each vector of the batch. */
+static mpscl_status
+check_partials(const mpscl_vector *v, const mpscl__bn_plan *p, size_t words, const char *fn,
+               const char *name)
+{
+    if (v->layout.type != MPSCL_DATA_TYPE_FLOAT32)
+        return mpscl__fail(MPSCL_ERROR_INVALID_DATA_TYPE, CL_SUCCESS,
+                           "%s: %s has data type %d: partials are float32 vectors", fn, name,
+                           (int)v->layout.type);
+    if (v->layout.columns / words < p->count)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu elements, %zu partials of %zu columns need %zu", fn,
+                           name, v->layout.columns, p->count, p->c, p->count * words);
+    if (v->layout.mats < p->batch_first + p->batches)
+        return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
+                           "%s: %s has %zu vectors, the batch needs %zu", fn, name,
+                           v->layout.mats, p->batch_first + p->batches);
     return MPSCL_SUCCESS;
 }
 
@@ -133,7 +168,7 @@ static mpscl__bn_operand
 mpscl__bn_operand_matrix(const char *name, const mpscl_matrix *m, mpscl_origin o, int is_output)
 {
     size_t es = mpscl_data_type_size(m->layout.type);
-    mpscl__bn_operand a = {name, m, NULL, is_output, 0, 0, 0};
+    mpscl__bn_operand a = {name, m, NULL, is_output, 0, 0, 0, 0};
 
     a.rs = m->layout.row_bytes / es;
     a.ms = m->layout.mat_bytes / es;
@@ -144,7 +179,7 @@ mpscl__bn_operand_matrix(const char *name, const mpscl_matrix *m, mpscl_origin o
 static mpscl__bn_operand
 mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output)
 {
-    mpscl__bn_operand a = {name, NULL, v, is_output, 0, 0, 0};
+    mpscl__bn_operand a = {name, NULL, v, is_output, 0, 0, 0, 0};
 
     if (v != NULL) {
         size_t es = mpscl_data_type_size(v->layout.type);
@@ -167,7 +202,7 @@ is_output(const mpscl__bn_kernel *k, const mpscl__bn_operand_spec *o)
  * refuses an empty one and one the kernels' 32-bit indices cannot address. */
 static mpscl_status
 clip_region(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, const void *const *objects,
-            mpscl__bn_plan *p)
+            size_t nm, mpscl__bn_plan *p)
 {
     size_t n = k->feature_vectors, c = k->feature_channels, batches = k->batch_size;
     mpscl_status s;
@@ -179,7 +214,19 @@ clip_region(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, const void *c
                                        &c, &batches)) != MPSCL_SUCCESS)
             return s;
     }
-    if (n == 0 || c == 0 || batches == 0)
+    if (nm == 0) {
+        /* No rows: the columns and matrices of the region vector. */
+        const mpscl_vector *v = objects[e->region_vector];
+        if (k->batch_start >= v->layout.mats)
+            return mpscl__fail(MPSCL_ERROR_OUT_OF_RANGE, CL_SUCCESS,
+                               "%s: batch_start %zu is past the %zu vectors of %s", e->fn,
+                               k->batch_start, v->layout.mats,
+                               e->operands[e->region_vector].name);
+        n = 0;
+        c = min_size(c, v->layout.columns);
+        batches = min_size(batches, v->layout.mats - k->batch_start);
+    }
+    if ((n == 0 && !e->empty_ok) || c == 0 || batches == 0)
         return mpscl__fail(MPSCL_ERROR_INVALID_SHAPE, CL_SUCCESS,
                            "%s: the region is empty (%zu rows, %zu columns, %zu matrices)", e->fn,
                            n, c, batches);
@@ -187,16 +234,39 @@ clip_region(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, const void *c
         return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
                            "%s: region of %zu x %zu (batch to %zu) passes 2^32 in a dimension",
                            e->fn, n, c, k->batch_start + batches);
-    p->n = n;
+    /* An empty region is planned as one row; its kernels get n = 0. */
+    p->empty = n == 0;
+    p->n = n == 0 ? 1 : n;
     p->c = c;
     p->batch_first = k->batch_start;
     p->batches = batches;
     return MPSCL_SUCCESS;
 }
 
+int
+mpscl__bn_uses_bins(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e)
+{
+    return k->reproducible && e->bins && (e->split || k->is_gradient || k->compute_statistics);
+}
+
+/* The split phases and the reproducible mode's one-device path sum in fp32 (binned, or as
+ * partials of fp32 words): fp64 data is refused there, not silently narrowed. */
+static mpscl_status
+check_split_type(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, mpscl_data_type t)
+{
+    int whole_repro = mpscl__bn_uses_bins(k, e) && !e->split;
+
+    if (t == MPSCL_DATA_TYPE_FLOAT64 && (e->split || whole_repro))
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: float64 data: %s sum in float32 and take float32, float16 and "
+                           "bfloat16 data only", e->fn,
+                           e->split ? "the split phases" : "the reproducible statistics and sums");
+    return MPSCL_SUCCESS;
+}
+
 /* Every check that can refuse the call, in the order a user would fix them: the buffer, each
  * operand's presence and device, whether the kernel's state allows the operands, the data
- * types, the region, then whether the outputs hold it. */
+ * types, the region, then whether the outputs and partials hold it. */
 static mpscl_status
 validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
          const void *const *objects, mpscl__bn_plan *p)
@@ -218,12 +288,16 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
                 return s;
         }
     for (size_t i = 0; i < e->count; i++)
-        if (!e->operands[i].is_matrix) {
+        if (!e->operands[i].is_matrix &&
+            (s = mpscl__bn_check_vector(k, objects[i], e->operands[i].required, e->fn,
+                                        e->operands[i].name)) != MPSCL_SUCCESS)
+            return s;
+    /* A spec without a name is an operand this phase does not take (its object is NULL). */
+    for (size_t i = 0; i < e->count; i++)
+        if (!e->operands[i].is_matrix && !e->operands[i].partials &&
+            e->operands[i].name != NULL) {
             vnames[nv] = e->operands[i].name;
-            vecs[nv] = objects[i];
-            if ((s = mpscl__bn_check_vector(k, vecs[nv++], e->operands[i].required, e->fn,
-                                            e->operands[i].name)) != MPSCL_SUCCESS)
-                return s;
+            vecs[nv++] = objects[i];
         }
     for (size_t i = 0; i < e->count; i++)
         if (e->operands[i].direction == MPSCL__BN_UPDATE_WITH_STATISTICS &&
@@ -232,14 +306,17 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
                                "%s: %s is updated from the batch statistics, which "
                                "compute_statistics off does not compute: turn it on", e->fn,
                                e->operands[i].name);
-    if ((s = mpscl__bn_check_types(k, mats, mnames, nm, vecs, vnames, nv, e->fn)) !=
-        MPSCL_SUCCESS)
+    if ((s = mpscl__bn_check_types(k, mats, mnames, nm, vecs, vnames, nv, e->fn, &p->type)) !=
+            MPSCL_SUCCESS ||
+        (s = check_split_type(k, e, p->type)) != MPSCL_SUCCESS)
         return s;
-    p->type = mats[0]->layout.type;
+    /* The kernels' vector kinds in operand order, partials aside (bn_plan.h, vector_types). */
     for (size_t i = 0; i < sizeof p->vector_types / sizeof p->vector_types[0]; i++)
-        p->vector_types[i] = i < nv && vecs[i] != NULL ? vecs[i]->layout.type
-                                                       : MPSCL_DATA_TYPE_FLOAT32;
-    if ((s = clip_region(k, e, objects, p)) != MPSCL_SUCCESS)
+        p->vector_types[i] = MPSCL_DATA_TYPE_FLOAT32;
+    for (size_t i = 0; i < nv; i++)
+        if (i < sizeof p->vector_types / sizeof p->vector_types[0] && vecs[i] != NULL)
+            p->vector_types[i] = vecs[i]->layout.type;
+    if ((s = clip_region(k, e, objects, nm, p)) != MPSCL_SUCCESS)
         return s;
     for (size_t i = 0; i < e->count; i++) {
         const mpscl__bn_operand_spec *o = &e->operands[i];
@@ -251,15 +328,23 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
     for (size_t i = 0; i < nv; i++)
         if ((s = mpscl__bn_check_vector_covers(vecs[i], p, e->fn, vnames[i])) != MPSCL_SUCCESS)
             return s;
+    for (size_t i = 0; i < e->count; i++)
+        if (e->operands[i].partials && objects[i] != NULL &&
+            (s = check_partials(objects[i], p,
+                                mpscl__bn_partial_words(k->is_gradient, k->reproducible, p->c),
+                                e->fn, e->operands[i].name)) != MPSCL_SUCCESS)
+            return s;
     return MPSCL_SUCCESS;
 }
 
-/* With k->lock held: everything that touches the kernel object's device state. */
+/* With k->lock held: everything that touches the kernel object's device state. Each launch's
+ * arguments are set just before it is enqueued (OpenCL takes them at enqueue). */
 static mpscl_status
 enqueue_locked(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
                const mpscl__bn_operand *ops, mpscl__bn_plan *p)
 {
-    size_t ks[MPSCL__BN_MAX_LAUNCHES], count;
+    mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES];
+    size_t count;
     cl_event wait = NULL;
     cl_int err;
     mpscl_status s;
@@ -267,12 +352,12 @@ enqueue_locked(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_en
     if ((s = mpscl__bn_prepare(k, cb, e->kernel_names, e->nkernels, p, &wait, e->fn)) ==
             MPSCL_SUCCESS &&
         (s = mpscl__bn_hold(k, cb, ops, e->count)) == MPSCL_SUCCESS) {
-        if ((err = e->set_args(k, ops, p)) != CL_SUCCESS) {
-            s = mpscl__fail_cl(err, "clSetKernelArg");
-        } else {
-            count = e->kernels(k, p, ks);
-            for (size_t i = 0; i < count && s == MPSCL_SUCCESS; i++)
-                s = mpscl__bn_enqueue(k, cb, ks[i], p, &wait);
+        count = e->kernels(k, p, ls);
+        for (size_t i = 0; i < count && s == MPSCL_SUCCESS; i++) {
+            if ((err = e->set_args(k, ops, p, &ls[i])) != CL_SUCCESS)
+                s = mpscl__fail_cl(err, "clSetKernelArg");
+            else
+                s = mpscl__bn_enqueue(k, cb, &ls[i], p, &wait);
         }
     }
     if (wait != NULL)
@@ -281,8 +366,8 @@ enqueue_locked(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_en
 }
 
 mpscl_status
-mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
-                 const void *const *objects)
+mpscl__bn_encode_phase(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
+                       const void *const *objects, size_t round, size_t count)
 {
     mpscl__bn_operand ops[MAX_OPERANDS];
     mpscl__bn_plan p = {0};
@@ -291,6 +376,12 @@ mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_
     mpscl__clear_error();
     if (k == NULL)
         return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", e->fn);
+    p.round = round;
+    p.count = count;
+    /* The gradient's reproducible path ends in the split apply, which has the two launches'
+     * layout only. */
+    p.split = e->split || (k->reproducible && k->is_gradient);
+    p.repro = mpscl__bn_uses_bins(k, e);
     if ((s = validate(k, cb, e, objects, &p)) != MPSCL_SUCCESS)
         return s;
     for (size_t i = 0; i < e->count; i++) {
@@ -299,6 +390,8 @@ mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_
                      ? mpscl__bn_operand_matrix(o->name, objects[i], k->origins[o->origin],
                                                 is_output(k, o))
                      : mpscl__bn_operand_vector(o->name, objects[i], is_output(k, o));
+        if (o->partials)
+            ops[i].width = count * mpscl__bn_partial_words(k->is_gradient, k->reproducible, p.c);
     }
     if ((s = mpscl__bn_check_aliasing(ops, e->count, &p, e->fn)) != MPSCL_SUCCESS)
         return s;
@@ -306,4 +399,11 @@ mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_
     s = enqueue_locked(k, cb, e, ops, &p);
     pthread_mutex_unlock(&k->lock);
     return s;
+}
+
+mpscl_status
+mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
+                 const void *const *objects)
+{
+    return mpscl__bn_encode_phase(k, cb, e, objects, 0, 1);
 }

@@ -95,6 +95,7 @@ mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl__bn_kernel *
     dst->compute_statistics = src->compute_statistics;
     dst->momentum = src->momentum;
     dst->frozen_statistics = src->frozen_statistics;
+    dst->reproducible = src->reproducible;
     dst->tune = src->tune;
     return mpscl__bn_set_label(dst, src->label);
 }
@@ -117,6 +118,28 @@ mpscl__bn_kernel_unref(mpscl__bn_kernel *k)
     pthread_mutex_destroy(&k->lock);
     mpscl_device_release(k->device);
     return 1;
+}
+
+mpscl_status
+mpscl__bn_partials_length(const mpscl__bn_kernel *k, size_t columns, size_t *length,
+                          const char *fn)
+{
+    mpscl__clear_error();
+    if (length != NULL)
+        *length = 0;
+    if (k == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: kernel is NULL", fn);
+    if (length == NULL)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS, "%s: length is NULL", fn);
+    if (columns == 0)
+        return mpscl__fail(MPSCL_ERROR_INVALID_ARGUMENT, CL_SUCCESS,
+                           "%s: columns is 0: a region has at least one", fn);
+    /* The kernels' column indices are 32-bit, as for every encode. */
+    if (columns > UINT32_MAX)
+        return mpscl__fail(MPSCL_ERROR_UNSUPPORTED, CL_SUCCESS,
+                           "%s: %zu columns pass 2^32", fn, columns);
+    *length = mpscl__bn_partial_words(k->is_gradient, k->reproducible, columns);
+    return MPSCL_SUCCESS;
 }
 
 mpscl_status

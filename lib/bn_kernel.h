@@ -12,7 +12,7 @@
  * gradient matrix), SECONDARY (the input matrix) and RESULT. */
 enum { MPSCL__ORIGIN_SOURCE = 0, MPSCL__ORIGIN_SECONDARY = 1, MPSCL__ORIGIN_RESULT = 2 };
 
-#define MPSCL__BN_MAX_KERNELS 8
+#define MPSCL__BN_MAX_KERNELS 16
 #define MPSCL__BN_MAX_ARGS 64
 
 /* A scalar kernel argument as last set (clSetKernelArg costs about half a microsecond on some
@@ -38,6 +38,7 @@ typedef struct mpscl__bn_kernel {
     int compute_statistics;
     float momentum;                           /* forward: running-statistics update weight */
     int frozen_statistics;                    /* gradient: mean and variance are constants */
+    int reproducible;                         /* binned sums (docs/DISTRIBUTED.md) */
     mpscl__bn_tune tune;                      /* read from MPSCL_TUNE at creation */
     mpscl__device_caps caps;                  /* of device, for the planner */
     const mpscl__bn_tuning *tuning;           /* the tuning table's row for it, or NULL */
@@ -68,6 +69,7 @@ typedef struct mpscl__bn_operand {
     const mpscl_vector *v;
     int is_output;
     cl_ulong off, rs, ms;     /* first region element, row stride, batch stride (elements) */
+    cl_ulong width;           /* elements a vector's region spans; 0: the region's columns */
 } mpscl__bn_operand;
 
 mpscl_status mpscl__bn_kernel_init(mpscl__bn_kernel *k, mpscl_device *d, int is_gradient,
@@ -76,6 +78,9 @@ mpscl_status mpscl__bn_kernel_copy_properties(mpscl__bn_kernel *dst, const mpscl
 /* Drops a reference; returns 1 when it was the last (the caller frees its struct). */
 int mpscl__bn_kernel_unref(mpscl__bn_kernel *k);
 
+/* *length: the float32 elements one partial of `columns` columns takes in k's mode. */
+mpscl_status mpscl__bn_partials_length(const mpscl__bn_kernel *k, size_t columns, size_t *length,
+                                       const char *fn);
 mpscl_status mpscl__bn_set_epsilon(mpscl__bn_kernel *k, float e);
 mpscl_status mpscl__bn_set_momentum(mpscl__bn_kernel *k, float m);
 mpscl_status mpscl__bn_set_neuron(mpscl__bn_kernel *k, mpscl_neuron_type t, float a, float b,
@@ -108,12 +113,33 @@ typedef struct mpscl__bn_operand_spec {
     int is_matrix, required;
     mpscl__bn_direction direction;
     int origin;
+    /* A split phase's partials (vectors): float32, each vector holding count partials of the
+     * kernel's layout for the region's columns (bn_plan.h, mpscl__bn_partial_words). */
+    int partials;
 } mpscl__bn_operand_spec;
 
-enum { MPSCL__BN_MAX_LAUNCHES = 3 };
+enum { MPSCL__BN_MAX_LAUNCHES = 8 };
+
+/* A launch's NDRange: the plan's (mpscl__bn_enqueue), one item per column (column_lx wide, a
+ * row, the matrices), or the binned sums' (rlx x rly groups, rchunks of them down the rows). */
+typedef enum mpscl__bn_grid { MPSCL__GRID_PLAN, MPSCL__GRID_COLUMNS, MPSCL__GRID_BINS } mpscl__bn_grid;
+
+/* One launch of an encode: the kernel (index in kernels[]), its grid, the statistics round its
+ * arguments name, and whether the partials it reads or writes are the workspace's (the one-device
+ * path of the reproducible mode) rather than the caller's vector. */
+typedef struct mpscl__bn_launch {
+    size_t kernel;
+    mpscl__bn_grid grid;
+    cl_uint round;
+    int own_partials;
+} mpscl__bn_launch;
 
 /* A kernel's encode: its operands in the kernels' argument order, its kernels, which of them a
- * plan launches (in order, into ks), and how their arguments are set. */
+ * plan launches (in order, into ls), and how each launch's arguments are set (just before it is
+ * enqueued: one kernel may run twice with other arguments). split: a split phase (its own layout
+ * and data types, bn_plan.h); bins: with the reproducible property, the binned sums' geometry
+ * and scratch; empty_ok: a region of no rows is valid (a partial of count 0); region_vector:
+ * with no matrix operand, the operand whose length and vectors make the region. */
 typedef struct mpscl__bn_encoder {
     const char *fn;
     const mpscl__bn_operand_spec *operands;
@@ -121,14 +147,23 @@ typedef struct mpscl__bn_encoder {
     const char *const *kernel_names;
     size_t nkernels;
     size_t (*kernels)(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
-                      size_t ks[MPSCL__BN_MAX_LAUNCHES]);
-    cl_int (*set_args)(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p);
+                      mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES]);
+    cl_int (*set_args)(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan *p,
+                       const mpscl__bn_launch *l);
+    int split, bins, empty_ok;
+    size_t region_vector;
 } mpscl__bn_encoder;
 
 /* Validates and encodes: objects[i] is the matrix or vector of operand i (NULL: not given); a
- * NULL k is refused like any other bad argument. */
+ * NULL k is refused like any other bad argument. round and count are the split phases' (0 and
+ * 1 elsewhere). */
 mpscl_status mpscl__bn_encode(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                               const mpscl__bn_encoder *e, const void *const *objects);
+mpscl_status mpscl__bn_encode_phase(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                                    const mpscl__bn_encoder *e, const void *const *objects,
+                                    size_t round, size_t count);
+/* Whether an encode of k by e runs the binned sums (reproducible, and a phase that sums). */
+int mpscl__bn_uses_bins(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e);
 
 /* With k->lock held: the program's kernels (created when a build option changed), the launch
  * plan, and the workspace for it; *wait is an event the first kernel must wait for (the previous
@@ -166,10 +201,17 @@ void mpscl__bn_arg_tile_items(mpscl__bn_args *a, const mpscl__bn_plan *p);
 /* A matrix (buffer, offset, row stride, batch stride) or vector (buffer, offset, stride); NULL
  * buffer for an operand not given. */
 void mpscl__bn_arg_operand(mpscl__bn_args *a, const mpscl__bn_operand *op);
-/* Enqueues kernel i of k over the plan's NDRange (waiting on *wait if non-NULL, then clearing it):
- * the two-launch grid, or the one launch's when p->fused, whose gave-up word cb checks at wait. */
-mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i,
-                               const mpscl__bn_plan *p, cl_event *wait);
+/* Enqueues launch l of k (waiting on *wait if non-NULL, then clearing it): its grid, for the
+ * plan's the two-launch grid, or the one launch's when p->fused, whose gave-up word cb checks at
+ * wait. */
+mpscl_status mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
+                               const mpscl__bn_launch *l, const mpscl__bn_plan *p, cl_event *wait);
+/* The split phases' partials operand of launch l: the caller's vector op, or the workspace's
+ * partial per matrix after the binned sums (buffer, offset, stride in words). */
+void mpscl__bn_arg_partials(mpscl__bn_args *a, const mpscl__bn_operand *op,
+                            const mpscl__bn_plan *p, const mpscl__bn_launch *l);
+/* A uint scalar argument. */
+void mpscl__bn_arg_uint(mpscl__bn_args *a, size_t v);
 /* Retains k and every given operand into cb until it completes. */
 mpscl_status mpscl__bn_hold(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
                             const mpscl__bn_operand *ops, size_t nops);

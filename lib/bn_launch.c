@@ -52,7 +52,7 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
 {
     const mpscl_data_type *v = p->vector_types;
     mpscl__bn_plan_input in = {&k->caps, k->tuning, &k->tune, 0, k->is_gradient,
-                               k->compute_statistics};
+                               k->compute_statistics && !k->reproducible, p->split, p->repro};
     char options[sizeof k->program_options];
     cl_program prog;
     mpscl_status s;
@@ -70,6 +70,8 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     /* Only where set, so the training-mode programs (and their cached binaries) keep their key. */
     if (k->frozen_statistics)
         strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);
+    if (k->reproducible)
+        strncat(options, " -DREPRO=1", sizeof options - strlen(options) - 1);
     /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
      * the device's program table (a lock and a search) is not consulted. */
     if (k->program == NULL || strcmp(options, k->program_options) != 0) {
@@ -118,17 +120,27 @@ give_up_seconds(const mpscl__bn_kernel *k)
 }
 
 mpscl_status
-mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, size_t i, const mpscl__bn_plan *p,
-                  cl_event *wait)
+mpscl__bn_enqueue(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_launch *l,
+                  const mpscl__bn_plan *p, cl_event *wait)
 {
-    size_t items = (p->c + p->vw - 1) / p->vw;
+    size_t items = (p->c + p->vw - 1) / p->vw, i = l->kernel;
     size_t global[3] = {(items + p->lx - 1) / p->lx * p->lx, p->chunks * p->ly, p->batches};
     size_t local[3] = {p->lx, p->ly, 1};
     cl_event ev = NULL;
     cl_int err;
     mpscl_status s;
 
-    if (p->fused) {
+    if (l->grid == MPSCL__GRID_COLUMNS) {
+        global[0] = (p->c + p->column_lx - 1) / p->column_lx * p->column_lx;
+        global[1] = 1;
+        local[0] = p->column_lx;
+        local[1] = 1;
+    } else if (l->grid == MPSCL__GRID_BINS) {
+        global[0] = (p->c + p->rlx - 1) / p->rlx * p->rlx;
+        global[1] = p->rchunks * p->rly;
+        local[0] = p->rlx;
+        local[1] = p->rly;
+    } else if (p->fused) {
         global[0] = p->lx * (k->is_gradient ? 2 : 3) * p->tiles * p->chunks;
         global[1] = p->ly;
         global[2] = 1;

@@ -65,7 +65,8 @@ mpscl__bn_tuning_of(const mpscl__device_caps *d)
 static int
 uses_one_launch(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, const mpscl__bn_plan *p)
 {
-    if ((!in->is_gradient && !in->compute_statistics) || in->tune->fused == MPSCL__OFF)
+    if ((!in->is_gradient && !in->compute_statistics) || in->split ||
+        in->tune->fused == MPSCL__OFF)
         return 0;   /* the forward without statistics is one launch anyway */
     return in->tune->fused == MPSCL__ON ||
            (t != NULL && p->n * p->c * p->batches * mpscl_data_type_size(p->type) <=
@@ -155,7 +156,7 @@ enum { ROWS_ARRAYS = 8 };
 static int
 uses_rows(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t)
 {
-    if (in->tune->rows == MPSCL__OFF || in->tune->fused == MPSCL__ON)
+    if (in->split || in->tune->rows == MPSCL__OFF || in->tune->fused == MPSCL__ON)
         return 0;
     return in->tune->rows == MPSCL__ON || (t != NULL && t->row_streaming);
 }
@@ -198,7 +199,7 @@ plan_rows(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
 static int
 uses_tile(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, const mpscl__bn_plan *p)
 {
-    if ((!in->is_gradient && !in->compute_statistics) || in->tune->tile == MPSCL__OFF ||
+    if ((!in->is_gradient && !in->compute_statistics) || in->split || in->tune->tile == MPSCL__OFF ||
         in->tune->fused == MPSCL__ON || p->n > 128 * p->ly)
         return 0;
     return in->tune->tile == MPSCL__ON || (t != NULL && p->n <= t->tile_rows);
@@ -302,6 +303,59 @@ plan_launch(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, mpscl__bn
 
 
 size_t
+mpscl__bn_partial_words(int is_gradient, int reproducible, size_t c)
+{
+    size_t planes = reproducible ? MPSCL__BINS_PLANES * (is_gradient ? 2 : 1)
+                                 : is_gradient ? 2 : 3;
+
+    return MPSCL__PARTIAL_HEADER + planes * c;
+}
+
+/* The binned sums: items of 32 columns (128-byte rows of fp32) by the rest of up to 256 items in
+ * rows, as the two launches' groups (one row on CPUs, the table's group_rows); chunks for about 8
+ * groups per compute unit, no precision bound on their length (the sums are exact), at most
+ * 1024. Two accumulators per item in local memory, fewer rows where that does not fit. */
+static void
+plan_bins(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, mpscl__bn_plan *p)
+{
+    size_t want = in->tune->wg != 0 ? in->tune->wg : 256;
+    size_t wg = pow2_floor(in->kernel_wg_max < want ? in->kernel_wg_max : want);
+    size_t lx = pow2_ceil(p->c), ly, groups, chunks;
+
+    if (lx > 32)
+        lx = 32;
+    if (in->tune->lx != 0)
+        lx = in->tune->lx;
+    if (lx > wg)
+        lx = wg;
+    ly = wg / lx;
+    if (in->tune->wg == 0 && t != NULL && t->group_rows != 0 && ly > t->group_rows)
+        ly = t->group_rows;
+    if (ly > pow2_ceil(p->n))
+        ly = pow2_ceil(p->n);
+    while (ly > 1 && 2 * lx * ly * MPSCL__BINS_BYTES > in->device->local_mem_size)
+        ly /= 2;
+    groups = (p->c + lx - 1) / lx * p->batches;
+    chunks = (8 * (size_t)in->device->compute_units + groups - 1) / groups;
+    if (in->tune->chunks != 0)
+        chunks = in->tune->chunks;
+    if (chunks > (p->n + ly - 1) / ly)
+        chunks = (p->n + ly - 1) / ly;
+    if (chunks > 1024)
+        chunks = 1024;
+    if (chunks == 0)
+        chunks = 1;
+    p->rlx = lx;
+    p->rly = ly;
+    p->rchunk_rows = (p->n + chunks - 1) / chunks;
+    p->rchunks = (p->n + p->rchunk_rows - 1) / p->rchunk_rows;
+    p->naccs = in->is_gradient ? 2 : 1;
+    p->sums_words = p->batches * p->rchunks * p->naccs * MPSCL__BINS_PLANES * p->c;
+    p->partial_words = mpscl__bn_partial_words(in->is_gradient, 1, p->c);
+    p->bins_local_bytes = 2 * lx * ly * MPSCL__BINS_BYTES;
+}
+
+size_t
 mpscl__bn_real_size(const mpscl__bn_plan *p)
 {
     return p->type == MPSCL_DATA_TYPE_FLOAT64 ? sizeof(double) : sizeof(float);
@@ -338,6 +392,11 @@ assert_invariants(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
     assert(p->chunks * p->chunk_rows >= p->n && (p->chunks - 1) * p->chunk_rows < p->n);
     assert(!p->tile || (p->chunks == 1 && p->n <= 128 * p->ly));
     assert(p->rows + p->tile + p->fused <= 1);
+    assert(!in->split || p->rows + p->tile + p->fused == 0);
+    assert(!in->repro || (p->rchunks >= 1 && p->rchunks <= 1024 && is_pow2(p->rly) &&
+                          p->rlx * p->rly <= in->kernel_wg_max &&
+                          p->rchunks * p->rchunk_rows >= p->n &&
+                          p->bins_local_bytes <= in->device->local_mem_size));
     if (p->fused) {
         assert(p->tiles == p->col_tiles * p->batches && p->slab >= 1 && p->tiles % p->slab == 0);
         assert(p->lag >= 1 && p->lag <= p->tiles / p->slab);
@@ -360,9 +419,22 @@ mpscl__bn_plan_launch(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
     plan.batches = p->batches;
     plan.type = p->type;
     memcpy(plan.vector_types, p->vector_types, sizeof plan.vector_types);
+    plan.split = p->split;
+    plan.repro = p->repro;
+    plan.empty = p->empty;
+    plan.round = p->round;
+    plan.count = p->count;
     plan.vw = mpscl__bn_plan_vector_width(in, p->c);
     plan_launch(in, in->tuning, &plan);
     plan.scratch_bytes = scratch_reals(&plan) * mpscl__bn_real_size(&plan);
+    plan.column_lx = in->kernel_wg_max < 64 ? pow2_floor(in->kernel_wg_max) : 64;
+    if (in->repro) {
+        size_t words;
+        plan_bins(in, in->tuning, &plan);
+        words = plan.sums_words + plan.batches * plan.partial_words;
+        if (words * sizeof(cl_uint) > plan.scratch_bytes)
+            plan.scratch_bytes = words * sizeof(cl_uint);
+    }
     plan.sync_words = plan.fused ? MPSCL__SYNC_TILE_WORDS + plan.tiles : 0;
     plan.local_bytes = (plan.rows ? ROWS_ARRAYS : 2) * plan.lx * plan.ly * plan.vw *
                        mpscl__bn_real_size(&plan);

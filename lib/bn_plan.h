@@ -62,6 +62,9 @@ typedef struct mpscl__bn_plan_input {
     const mpscl__bn_tune *tune;
     size_t kernel_wg_max;             /* smallest CL_KERNEL_WORK_GROUP_SIZE of the kernels */
     int is_gradient, compute_statistics;
+    /* The split phases' kernels exist in the two launches' layout only: no row streaming, tile
+     * or one launch. repro: the binned sums' geometry and scratch are planned too. */
+    int split, repro;
 } mpscl__bn_plan_input;
 
 /* One encode's work: its region (filled in by the caller), then the launch (by the planner). */
@@ -85,7 +88,21 @@ typedef struct mpscl__bn_plan {
     size_t scratch_bytes;         /* partial sums in global memory */
     size_t sync_words;            /* the one launch's counters (0 for other layouts) */
     size_t local_bytes;           /* the kernels' __local buffer */
+    /* The encode's phase (set by the caller, copied through by the planner). */
+    int split, repro;             /* the plan input's (set from the encoder and the kernel) */
+    int empty;                    /* the region has no rows: planned for one, kernels get n = 0 */
+    size_t round, count;          /* statistics round; partials combined */
+    /* The binned sums (in->repro): one item per column, rlx x rly items, rchunks chunks of
+     * rchunk_rows rows, naccs accumulators per column; scratch words: the chunks' accumulators
+     * (sums_words), then one partial per matrix of partial_words (the one-device path). */
+    size_t rlx, rly, rchunks, rchunk_rows, naccs, sums_words, partial_words;
+    size_t bins_local_bytes;      /* their __local buffer: two accumulators per item */
+    size_t column_lx;             /* items of the one-item-per-column kernels' groups */
 } mpscl__bn_plan;
+
+/* Words of a split phase's partial of c columns (docs/DISTRIBUTED.md, "Partials layout"). */
+enum { MPSCL__PARTIAL_HEADER = 4, MPSCL__BINS_PLANES = 9, MPSCL__BINS_BYTES = 40 };
+size_t mpscl__bn_partial_words(int is_gradient, int reproducible, size_t c);
 
 /* Counter words of the one-launch kernels before the tiles' (cl/common.clh): ticket, finished,
  * gave up. */

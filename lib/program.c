@@ -17,9 +17,9 @@ struct mpscl__program_entry {
 
 /* Sources of each family, in the order they are concatenated: helpers first, since embedded
  * source has no file system to #include from. */
-static const char *const family_files[][4] = {
-    [MPSCL__FAMILY_BN_FORWARD] = {"common.clh", "neuron.clh", "bn_forward.cl", NULL},
-    [MPSCL__FAMILY_BN_GRADIENT] = {"common.clh", "neuron.clh", "bn_gradient.cl", NULL},
+static const char *const family_files[][5] = {
+    [MPSCL__FAMILY_BN_FORWARD] = {"common.clh", "neuron.clh", "split.clh", "bn_forward.cl", NULL},
+    [MPSCL__FAMILY_BN_GRADIENT] = {"common.clh", "neuron.clh", "split.clh", "bn_gradient.cl", NULL},
 };
 
 static const char *const family_names[] = {

@@ -20,14 +20,15 @@
 #define MAGIC_1 'P'
 #define MAGIC_2 'B'
 #define MAGIC_3 'N'
-#define FORMAT_VERSION 2u
+#define FORMAT_VERSION 3u
 #define KIND_FORWARD 1u
 #define KIND_GRADIENT 2u
 #define HEADER_BYTES 16u
 #define CHECKSUM_BYTES 4u
 
 /* Payload offsets (docs/FORMAT.md has the same table). Version 2 adds P_KIND_FIELD before the
- * label; version 1 has the label there, and the field's value is the default. */
+ * label, version 3 P_REPRODUCIBLE after it; an older version has the label where its fields
+ * begin, and their values are the defaults. */
 enum {
     P_EPSILON = 0,            /* u32: IEEE-754 binary32 bits */
     P_FEATURE_VECTORS = 4,    /* u64 */
@@ -45,8 +46,10 @@ enum {
     P_FIXED_BYTES_V1 = 130,   /* version 1: the label's bytes follow */
     P_KIND_FIELD = 130,       /* u32: forward: momentum (binary32 bits); gradient:
                                * frozen_statistics, 0 or 1 */
-    P_LABEL = 134,            /* the label's bytes, no NUL; the payload ends with them */
-    P_FIXED_BYTES = 134
+    P_FIXED_BYTES_V2 = 134,   /* version 2: the label's bytes follow */
+    P_REPRODUCIBLE = 134,     /* u32: reproducible, 0 or 1 (both kinds) */
+    P_LABEL = 138,            /* the label's bytes, no NUL; the payload ends with them */
+    P_FIXED_BYTES = 138
 };
 
 /* ---- little-endian primitives ---- */
@@ -173,6 +176,7 @@ serialize_kernel(const mpscl__bn_kernel *k, uint32_t kind, const char *fn, void 
     put_u32(p + P_LABEL_LENGTH, (uint32_t)label_len);
     put_u32(p + P_KIND_FIELD, kind == KIND_FORWARD ? float_bits(k->momentum)
                                                    : (uint32_t)(k->frozen_statistics != 0));
+    put_u32(p + P_REPRODUCIBLE, (uint32_t)(k->reproducible != 0));
     if (label_len > 0)
         memcpy(p + P_LABEL, k->label, label_len);
     put_u32(p + payload, crc32_ieee(buf, HEADER_BYTES + payload));
@@ -212,6 +216,7 @@ typedef struct decoded {
     int compute_statistics;
     float momentum;           /* forward */
     int frozen_statistics;    /* gradient */
+    int reproducible;
     char *label;              /* owned; NULL for a NULL label */
 } decoded;
 
@@ -272,7 +277,7 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
     if (version == 0)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: format version %lu does not exist", fn, (unsigned long)version);
-    fixed = version == 1 ? P_FIXED_BYTES_V1 : P_FIXED_BYTES;
+    fixed = version == 1 ? P_FIXED_BYTES_V1 : version == 2 ? P_FIXED_BYTES_V2 : P_FIXED_BYTES;
     if (size < HEADER_BYTES)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: truncated: %zu bytes, the header has %u", fn, size, HEADER_BYTES);
@@ -372,6 +377,15 @@ decode(const unsigned char *b, size_t size, uint32_t want_kind, const char *fn, 
                                (unsigned long)frozen);
         d->frozen_statistics = (int)frozen;
     }
+    d->reproducible = 0;
+    if (version >= 3) {
+        uint32_t repro = get_u32(p + P_REPRODUCIBLE);
+        if (repro > 1)
+            return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
+                               "%s: reproducible is %lu, must be 0 or 1", fn,
+                               (unsigned long)repro);
+        d->reproducible = (int)repro;
+    }
     if (p[P_LABEL_PRESENT] > 1)
         return mpscl__fail(MPSCL_ERROR_CORRUPT_DATA, CL_SUCCESS,
                            "%s: label presence flag is %u, must be 0 or 1", fn,
@@ -426,6 +440,7 @@ apply(mpscl__bn_kernel *k, decoded *d)
     k->batch_size = d->batch_size;
     k->compute_statistics = d->compute_statistics;
     k->frozen_statistics = d->frozen_statistics;
+    k->reproducible = d->reproducible;
     free(k->label);
     k->label = d->label;
     d->label = NULL;

@@ -43,7 +43,7 @@ extern "C" {
 typedef struct mpscl_matrix_batch_normalization mpscl_matrix_batch_normalization;
 
 /* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, compute_statistics 0, momentum 0.1. */
+ * batch_size SIZE_MAX, label NULL, compute_statistics 0, momentum 0.1, reproducible 0. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_create(mpscl_device *d,
     mpscl_matrix_batch_normalization **out);
 /* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
@@ -188,6 +188,73 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_with_running_stat
     const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_matrix *result,
     mpscl_vector *running_mean, mpscl_vector *running_variance);
 
+/* An mpscl extension: the reproducible mode (docs/DISTRIBUTED.md). Off (0, the default): sums
+ * are fixed-order trees, bitwise the same run to run for one launch plan. On (stored as 1): the
+ * statistics are two exact (binned) sums, sum x, then sum (x - mean)^2 with the mean as stored in the
+ * mean vector, each rounded once to float32 on the device: mean, variance, result and the
+ * running statistics are bitwise the same for any launch plan and for any split of the rows
+ * into shares (the split phases below), on one device type. _encode with compute_statistics
+ * then runs the split phases' kernels with one share; without compute_statistics nothing
+ * changes. float64 data is refused there (MPSCL_ERROR_UNSUPPORTED): the sums take float32 terms.
+ * In this mode the running mean takes the mean as rounded to the mean vector's type. */
+MPSCL_API int mpscl_matrix_batch_normalization_reproducible(
+    const mpscl_matrix_batch_normalization *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_set_reproducible(
+    mpscl_matrix_batch_normalization *k, int on);
+
+/* ---- split phases: one batch's rows over several shares (devices, processes) ----
+ *
+ * Each share's rows give a partial (encode_partial_statistics); the partials of every share,
+ * gathered in a fixed order into one vector (by the caller: host memory, MPI, ...), give the
+ * global statistics (encode_combine_statistics) on every share; _encode with compute_statistics
+ * off then normalises each share's rows with them. In the default mode one round does it, and
+ * partials hold each share's (count, mean, M2), combined with Chan's formula in partial order:
+ * bitwise the same run to run for a fixed split, within rounding of the one-device result. In
+ * the reproducible mode two rounds (sum x, then sum (x - mean)^2 once the mean is known) give the
+ * one-device reproducible result bit for bit, for any split. docs/DISTRIBUTED.md has the steps
+ * and the partials' layout.
+ *
+ * Partials are float32 vectors whose words are opaque: partials_length words per partial; a
+ * vector may hold several back to back (partial r at element r * length), and vector b of a
+ * batch holds matrix b's, as for every vector operand. Row counts travel inside the partials.
+ * The split phases take float32, float16 and bfloat16 data (float64: MPSCL_ERROR_UNSUPPORTED).
+ * Every call validates everything before it enqueues anything (a refused call writes nothing);
+ * thread rules as for _encode. */
+
+/* Rounds of partial statistics: 1 in the default mode, 2 in the reproducible mode; 0 for NULL. */
+MPSCL_API size_t mpscl_matrix_batch_normalization_statistics_rounds(
+    const mpscl_matrix_batch_normalization *k);
+/* *length: the float32 elements one partial of `columns` columns takes in k's mode (the same in
+ * every round). NULL k or length, or 0 columns: MPSCL_ERROR_INVALID_ARGUMENT (*length 0). */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_partials_length(
+    const mpscl_matrix_batch_normalization *k, size_t columns, size_t *length);
+/* This share's partial statistics of round `round` (< statistics_rounds) into partials (one
+ * partial, at element 0 of each vector). The region follows the properties as _encode's does
+ * (source origin, both counts, batch); a share may have no rows (source_number_of_feature_vectors
+ * 0), which gives a partial of count 0. mean: NULL in round 0; in round 1 the global mean that
+ * combine wrote (required). partials: float32, partials_length(C) elements per vector, and may
+ * not overlap the other operands. Errors: as _encode's (NULL operands, devices, types, shapes),
+ * a round out of range or a mean in round 0 (MPSCL_ERROR_INVALID_ARGUMENT). */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_partial_statistics(
+    mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb, size_t round,
+    const mpscl_matrix *input, const mpscl_vector *mean, mpscl_vector *partials);
+/* Combines the `count` partials of round `round` held back to back in partials (in partial
+ * order) into the global statistics. The region: C = min(source_input_feature_channels, mean's
+ * length), the batch from batch_start over mean's vectors (partials were made with C columns).
+ * Round 0 writes mean and, in the default mode, variance (the biased 1/N variance; in the
+ * reproducible mode variance is ignored in round 0); round 1 (reproducible) reads mean and
+ * writes variance. In the final round, running_mean and running_variance (both NULL, or both
+ * given) are updated as _encode_with_running_statistics updates them, with the global N (N = 1
+ * leaves the running variance; N = 0, every partial empty, leaves both and gives NaN
+ * statistics). A partial of another layout (mode, family, round or C) gives NaN statistics.
+ * Errors: as _encode's, count 0, a round out of range, one running vector without the other, or
+ * running vectors before the final round (MPSCL_ERROR_INVALID_ARGUMENT); partials shorter than
+ * count partials (MPSCL_ERROR_INVALID_SHAPE). */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_combine_statistics(
+    mpscl_matrix_batch_normalization *k, mpscl_command_buffer *cb, size_t round,
+    const mpscl_vector *partials, size_t count, mpscl_vector *mean, mpscl_vector *variance,
+    mpscl_vector *running_mean, mpscl_vector *running_variance);
+
 /* Serializes every property (not the device) into a new buffer in the versioned little-endian
  * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
  * MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument, MPSCL_ERROR_OUT_OF_HOST_MEMORY, or
@@ -197,7 +264,8 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_encode_with_running_stat
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_serialize(
     const mpscl_matrix_batch_normalization *k, void **bytes, size_t *size);
 /* A new object on d with the properties of an archive written by _serialize above (format
- * version 1 archives, which predate momentum, are read with momentum 0.1). Nothing in
+ * version 1 archives, which predate momentum, are read with momentum 0.1; versions 1 and 2,
+ * which predate reproducible, with it off). Nothing in
  * the bytes is trusted: a wrong magic, a gradient kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
  * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, momentum

@@ -22,7 +22,7 @@ extern "C" {
 typedef struct mpscl_matrix_batch_normalization_gradient mpscl_matrix_batch_normalization_gradient;
 
 /* Defaults: epsilon FLT_MIN, both counts SIZE_MAX, neuron NONE (0, 0, 0), origins 0, batch_start 0,
- * batch_size SIZE_MAX, label NULL, frozen_statistics 0. */
+ * batch_size SIZE_MAX, label NULL, frozen_statistics 0, reproducible 0. */
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_create(mpscl_device *d,
     mpscl_matrix_batch_normalization_gradient **out);
 /* Every property copied to a new object on d (NULL: the same device); nothing mutable shared. */
@@ -126,6 +126,60 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
     mpscl_vector *result_gradient_for_gamma,
     mpscl_vector *result_gradient_for_beta);
 
+/* An mpscl extension: the reproducible mode (docs/DISTRIBUTED.md), as
+ * mpscl_matrix_batch_normalization_set_reproducible. On (stored as 1): sum dz and sum dz xhat are
+ * exact (binned) sums rounded once to float32 on the device, so dx, dgamma and dbeta are bitwise
+ * the same for any launch plan and any split of the rows (the split phases below), on one device
+ * type; _encode then runs the split phases' kernels with one share. float64 data is refused in
+ * this mode (MPSCL_ERROR_UNSUPPORTED). Default 0: fixed-order trees, as documented at _encode. */
+MPSCL_API int mpscl_matrix_batch_normalization_gradient_reproducible(
+    const mpscl_matrix_batch_normalization_gradient *k);
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_set_reproducible(
+    mpscl_matrix_batch_normalization_gradient *k, int on);
+
+/* ---- split phases: one batch's rows over several shares (devices, processes) ----
+ * Each share's partial sums (encode_partial_sums, with the global mean and variance), gathered
+ * in a fixed order into one vector by the caller, give every share its dx and the global
+ * dgamma and dbeta (encode_apply). Partials as for the forward's split phases
+ * (matrix_batch_normalization.h; docs/DISTRIBUTED.md, "Partials layout"): opaque float32 words,
+ * partials_length per partial, several back to back, vector b for matrix b. float32, float16
+ * and bfloat16 data (float64: MPSCL_ERROR_UNSUPPORTED). Default mode: each share's sums are
+ * fixed-order trees, added in partial order: bitwise the same run to run for a fixed split,
+ * within rounding of the one-device result. Reproducible mode: bitwise the one-device result for
+ * any split. A refused call writes nothing; thread rules as for _encode. */
+
+/* *length: the float32 elements one partial of `columns` columns takes in k's mode. NULL k or
+ * length, or 0 columns: MPSCL_ERROR_INVALID_ARGUMENT (*length 0). */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_partials_length(
+    const mpscl_matrix_batch_normalization_gradient *k, size_t columns, size_t *length);
+/* This share's sum dz and sum dz xhat per column (dz and xhat with the global mean and variance,
+ * as _encode computes them) into partials (one partial, at element 0 of each vector). Operands
+ * and region as _encode's, without the outputs; a share may have no rows
+ * (source_number_of_feature_vectors 0: a partial of count 0). partials: float32,
+ * partials_length(C) elements per vector, no overlap with the other operands. */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_command_buffer *cb,
+    const mpscl_matrix *gradient, const mpscl_matrix *input,
+    const mpscl_vector *mean, const mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta, mpscl_vector *partials);
+/* This share's result_gradient_for_data from the `count` partials of every share, held back to
+ * back in partials in partial order (combined in that order, or binned and rounded once), with
+ * the global N their counts add up to; result_gradient_for_gamma and result_gradient_for_beta
+ * (each optional, as in _encode) get the global sums. Operands, region and aliasing as
+ * _encode's; this share may have no rows (then only dgamma and dbeta are written). With
+ * frozen_statistics dx needs no sums, but the partials are still read for dgamma and dbeta. A
+ * partial of another layout (mode, family or C) gives NaN. Errors: as _encode's, count 0
+ * (MPSCL_ERROR_INVALID_ARGUMENT), partials shorter than count partials
+ * (MPSCL_ERROR_INVALID_SHAPE). */
+MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode_apply(
+    mpscl_matrix_batch_normalization_gradient *k, mpscl_command_buffer *cb,
+    const mpscl_matrix *gradient, const mpscl_matrix *input,
+    const mpscl_vector *mean, const mpscl_vector *variance,
+    const mpscl_vector *gamma, const mpscl_vector *beta,
+    const mpscl_vector *partials, size_t count,
+    mpscl_matrix *result_gradient_for_data, mpscl_vector *result_gradient_for_gamma,
+    mpscl_vector *result_gradient_for_beta);
+
 /* Serializes every property (not the device) into a new buffer in the versioned little-endian
  * format of docs/FORMAT.md: *bytes (free it with mpscl_free) and *size. Fails with
  * MPSCL_ERROR_INVALID_ARGUMENT for a NULL argument, MPSCL_ERROR_OUT_OF_HOST_MEMORY, or
@@ -135,7 +189,8 @@ MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_encode(
 MPSCL_API mpscl_status mpscl_matrix_batch_normalization_gradient_serialize(
     const mpscl_matrix_batch_normalization_gradient *k, void **bytes, size_t *size);
 /* A new object on d with the properties of an archive written by _serialize above (format
- * version 1 archives, which predate frozen_statistics, are read with it off). Nothing in the
+ * version 1 archives, which predate frozen_statistics, are read with it off; versions 1 and 2,
+ * which predate reproducible, with it off). Nothing in the
  * bytes is trusted: a wrong magic, a forward kernel's archive, format version 0, truncation,
  * trailing bytes, a bad checksum or any value a setter would refuse (non-finite or negative
  * epsilon, unknown neuron type, PRELU, non-finite neuron parameter, origin z != 0, a frozen flag
