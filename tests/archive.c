@@ -47,7 +47,8 @@ size_t
 raw_encode(const raw *r, unsigned char *buf)
 {
     unsigned char *p = buf + HEADER;
-    size_t fixed = r->version == 1 ? FIXED_V1 : FIXED, payload = fixed + r->label_bytes;
+    size_t fixed = r->version == 1 ? FIXED_V1 : r->version == 2 ? FIXED_V2 : FIXED;
+    size_t payload = fixed + r->label_bytes;
 
     memcpy(buf, "MPBN", 4);
     le(buf + 4, r->version, 4);
@@ -68,6 +69,8 @@ raw_encode(const raw *r, unsigned char *buf)
     le(p + 126, r->label_length, 4);
     if (r->version != 1)
         le(p + 130, r->kind_field, 4);
+    if (r->version != 1 && r->version != 2)
+        le(p + 134, r->repro, 4);
     memcpy(p + fixed, r->label, r->label_bytes);
     if (r->cut_payload != 0)
         payload = r->cut_payload;
@@ -95,7 +98,7 @@ props_raw(const props *p, int gradient)
              u64_of_size(p->channels), {0}, u64_of_size(p->batch_start),
              u64_of_size(p->batch_size), (uint8_t)(gradient ? 0 : p->stats),
              (uint8_t)p->has_label, 0, gradient ? (uint32_t)p->frozen : bits(p->momentum),
-             p->label, 0, 0};
+             (uint32_t)p->repro, p->label, 0, 0};
 
     for (int s = 0; s < 3; s++) {
         r.origins[3 * s] = u64_of_size(p->origins[s].x);
@@ -165,6 +168,7 @@ props_random(props *p, uint64_t *rng, int gradient)
         case 2: p->momentum = -0.0f; break;
         default: p->momentum = test_rng_uniform(rng, 0, 1); break;
         }
+    p->repro = (int)(test_rng_next(rng) % 2);
     switch (test_rng_next(rng) % 3) {
     case 0: break;                               /* NULL */
     case 1: p->has_label = 1; break;             /* "" */
@@ -238,6 +242,7 @@ props_set(int gradient, void *k, const props *p)
         ASSERT_OK(G(set_batch_start)(k, p->batch_start));
         ASSERT_OK(G(set_batch_size)(k, p->batch_size));
         ASSERT_OK(G(set_label)(k, label));
+        ASSERT_OK(G(set_reproducible)(k, p->repro));
     } else {
         ASSERT_OK(F(set_epsilon)(k, p->epsilon));
         ASSERT_OK(F(set_source_number_of_feature_vectors)(k, p->vectors));
@@ -250,6 +255,7 @@ props_set(int gradient, void *k, const props *p)
         ASSERT_OK(F(set_compute_statistics)(k, p->stats));
         ASSERT_OK(F(set_momentum)(k, p->momentum));
         ASSERT_OK(F(set_label)(k, label));
+        ASSERT_OK(F(set_reproducible)(k, p->repro));
     }
 }
 
@@ -273,6 +279,7 @@ props_get(int gradient, const void *k, props *p)
         p->batch_start = G(batch_start)(k);
         p->batch_size = G(batch_size)(k);
         p->momentum = 0.1f;      /* no such property on the gradient: props_default's */
+        p->repro = G(reproducible)(k);
         label = G(label)(k);
     } else {
         p->epsilon = F(epsilon)(k);
@@ -288,6 +295,7 @@ props_get(int gradient, const void *k, props *p)
         p->batch_size = F(batch_size)(k);
         p->stats = F(compute_statistics)(k);
         p->momentum = F(momentum)(k);
+        p->repro = F(reproducible)(k);
         label = F(label)(k);
     }
     if (label != NULL) {
@@ -317,6 +325,7 @@ props_assert_equal(const props *x, const props *y, const char *where)
     ck_assert_msg(x->stats == y->stats, "%s: compute_statistics differs", where);
     ck_assert_msg(bits(x->momentum) == bits(y->momentum), "%s: momentum %a != %a", where,
                   (double)x->momentum, (double)y->momentum);
+    ck_assert_msg(x->repro == y->repro, "%s: reproducible %d != %d", where, x->repro, y->repro);
     ck_assert_msg(x->has_label == y->has_label && strcmp(x->label, y->label) == 0,
                   "%s: label differs", where);
 }

@@ -10,10 +10,11 @@
 
 #include <mpscl/mpscl.h>
 
-/* FIXED: the fixed payload of the current format version (2); FIXED_V1: of version 1, which has
- * no kind field (momentum / frozen_statistics) before the label. */
-enum { HEADER = 16, FIXED = 134, FIXED_V1 = 130, CHECKSUM = 4, LABEL_MAX = 300 };
-enum { VERSION = 2 };
+/* FIXED: the fixed payload of the current format version (3); FIXED_V2: of version 2, which has
+ * no reproducible field before the label; FIXED_V1: of version 1, which has no kind field
+ * (momentum / frozen_statistics) either. */
+enum { HEADER = 16, FIXED = 138, FIXED_V2 = 134, FIXED_V1 = 130, CHECKSUM = 4, LABEL_MAX = 300 };
+enum { VERSION = 3 };
 
 enum { KIND_FORWARD = 1, KIND_GRADIENT = 2 };
 
@@ -25,6 +26,7 @@ typedef struct raw {
     uint8_t stats, label_present;
     uint32_t label_length;        /* the length field */
     uint32_t kind_field;          /* version 2: forward momentum bits, gradient frozen flag */
+    uint32_t repro;               /* version 3: reproducible */
     const char *label;            /* label_bytes bytes written after the fixed part */
     size_t label_bytes;
     size_t cut_payload;           /* non-zero: the payload is cut to this many bytes */
@@ -40,6 +42,7 @@ typedef struct props {
     int stats;                    /* forward only */
     float momentum;               /* forward only */
     int frozen;                   /* gradient only; no public setter here: archives only */
+    int repro;                    /* reproducible (both kinds) */
     int has_label;
     char label[LABEL_MAX + 1];
 } props;
@@ -56,8 +59,8 @@ uint32_t bits(float f);
 /* SIZE_MAX as UINT64_MAX, other sizes unchanged. */
 uint64_t u64_of_size(size_t v);
 /* Writes r into buf (HEADER + FIXED + LABEL_MAX + CHECKSUM bytes) in the layout of r->version
- * (1: without the kind field, which is then ignored; else version 2's); returns the archive's
- * size. */
+ * (1: without the kind and reproducible fields, which are then ignored; 2: without the
+ * reproducible field; else version 3's); returns the archive's size. */
 size_t raw_encode(const raw *r, unsigned char *buf);
 
 void props_default(props *p);

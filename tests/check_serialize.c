@@ -89,9 +89,10 @@ END_TEST
 static void expect_refused(int gradient, const unsigned char *bytes, size_t n, mpscl_status want,
                            const char *word, const char *where);
 
-/* Version 1 archives, written by the test encoder in version 1's layout (the kind field absent,
- * the label right after byte 130 of the payload), are read with the new properties' defaults
- * (momentum 0.1, frozen_statistics 0), and written back as version 2. */
+/* Version 1 and 2 archives, written by the test encoder in their layouts (version 1: the kind
+ * field absent, the label right after byte 130 of the payload; version 2: the reproducible field
+ * absent, the label after byte 134), are read with the newer properties' defaults (momentum 0.1,
+ * frozen_statistics 0, reproducible 0), and written back as version 3. */
 START_TEST(test_version1_read)
 {
     int gradient = _i;
@@ -105,14 +106,21 @@ START_TEST(test_version1_read)
         char where[64];
         raw r;
 
-        snprintf(where, sizeof where, "%s v1 set %d", gradient ? "gradient" : "forward", set);
+        uint32_t version = 1 + (uint32_t)(set % 2);
+        snprintf(where, sizeof where, "%s v%u set %d", gradient ? "gradient" : "forward",
+                 (unsigned)version, set);
         props_random(&want, &rng, gradient);
-        want.momentum = 0.1f;
+        if (version == 1)
+            want.momentum = 0.1f;
+        want.repro = 0;
         r = props_raw(&want, gradient);
-        r.version = 1;
-        r.kind_field = 0xFFFFFFFFu;    /* version 1 has no such field: never written */
+        r.version = version;
+        if (version == 1)
+            r.kind_field = 0xFFFFFFFFu;    /* version 1 has no such field: never written */
+        r.repro = 0xFFFFFFFFu;             /* nor version 2 this one */
         n1 = raw_encode(&r, v1);
-        ck_assert_uint_eq(n1, HEADER + FIXED_V1 + r.label_bytes + CHECKSUM);
+        ck_assert_uint_eq(n1, HEADER + (version == 1 ? FIXED_V1 : FIXED_V2) + r.label_bytes +
+                                  CHECKSUM);
         ASSERT_OK(kernel_decode(gradient, v1, n1, &back));
         props_get(gradient, back, &got);
         props_assert_equal(&want, &got, where);
@@ -120,7 +128,7 @@ START_TEST(test_version1_read)
         r = props_raw(&want, gradient);
         n2 = raw_encode(&r, v2);
         ck_assert_msg(size == n2 && memcmp(bytes, v2, n2) == 0,
-                      "%s: not written back as the version 2 archive of its properties", where);
+                      "%s: not written back as the version 3 archive of its properties", where);
         mpscl_free(bytes);
         kernel_release(gradient, back);
     }
@@ -521,6 +529,8 @@ PATCH(momentum_above_1, r->kind_field = 0x3F800001u)
 PATCH(momentum_2, r->kind_field = bits(2.0f))
 PATCH(frozen_2, r->kind_field = 2)
 PATCH(frozen_max, r->kind_field = UINT32_MAX)
+PATCH(repro_2, r->repro = 2)
+PATCH(repro_max, r->repro = UINT32_MAX)
 
 static const semantic_case semantic_cases[] = {
     {"negative epsilon", 3, eps_negative, "epsilon"},
@@ -556,6 +566,8 @@ static const semantic_case semantic_cases[] = {
     {"momentum 2", 1, momentum_2, "momentum"},
     {"frozen_statistics 2", 2, frozen_2, "frozen_statistics"},
     {"frozen_statistics 2^32-1", 2, frozen_max, "frozen_statistics"},
+    {"reproducible 2", 3, repro_2, "reproducible"},
+    {"reproducible 2^32-1", 3, repro_max, "reproducible"},
 };
 
 START_TEST(test_semantic_failures)

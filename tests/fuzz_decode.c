@@ -45,7 +45,7 @@ same_bytes(const void *bytes, size_t size, const uint8_t *data, size_t n, const 
 
 /* The format version the library writes (docs/FORMAT.md); older ones are read, and written
  * back as this one. */
-enum { CURRENT_VERSION = 2 };
+enum { CURRENT_VERSION = 3 };
 
 static int
 is_current(const uint8_t *data, size_t size)
@@ -81,19 +81,21 @@ write_seed(const char *dir, const char *name, int idx, const void *bytes, size_t
     }
 }
 
-/* The version 1 form of a current archive of `size` bytes (docs/FORMAT.md: version 2 added the
- * 4-byte kind field at payload offset 130, before the label) into out; returns its size. */
+/* The version 1 or 2 form of a current (version 3) archive of `size` bytes (docs/FORMAT.md:
+ * version 2 added the 4-byte kind field at payload offset 130, version 3 the 4-byte reproducible
+ * field at 134, both before the label) into out; returns its size. */
 static size_t
-version1_of(const unsigned char *v2, size_t size, unsigned char *out)
+older_version_of(const unsigned char *v3, size_t size, unsigned version, unsigned char *out)
 {
-    enum { HEADER = 16, FIELD = 16 + 130, FIELD_BYTES = 4 };
-    size_t n = size - FIELD_BYTES;
+    enum { HEADER = 16 };
+    size_t field = HEADER + (version == 1 ? 130 : 134), cut = version == 1 ? 8 : 4;
+    size_t n = size - cut;
     uint32_t payload = (uint32_t)(n - HEADER - 4), crc;
 
-    memcpy(out, v2, FIELD);
-    memcpy(out + FIELD, v2 + FIELD + FIELD_BYTES, size - FIELD - FIELD_BYTES);
+    memcpy(out, v3, field);
+    memcpy(out + field, v3 + field + cut, size - field - cut);
     for (int i = 0; i < 4; i++) {
-        out[4 + i] = (unsigned char)((i == 0 ? 1u : 0u));
+        out[4 + i] = (unsigned char)(i == 0 ? version : 0u);
         out[12 + i] = (unsigned char)(payload >> (8 * i));
     }
     crc = crc32_ieee(out, n - 4);
@@ -105,19 +107,21 @@ version1_of(const unsigned char *v2, size_t size, unsigned char *out)
 static void
 write_both_versions(const char *dir, const char *name, int idx, const void *bytes, size_t size)
 {
-    unsigned char *v1 = malloc(size);
-    char v1name[32];
+    unsigned char *old = malloc(size);
+    char oldname[32];
 
-    if (v1 == NULL)
+    if (old == NULL)
         exit(1);
     write_seed(dir, name, idx, bytes, size);
-    snprintf(v1name, sizeof v1name, "%s-v1", name);
-    write_seed(dir, v1name, idx, v1, version1_of(bytes, size, v1));
-    free(v1);
+    for (unsigned v = 1; v <= 2; v++) {
+        snprintf(oldname, sizeof oldname, "%s-v%u", name, v);
+        write_seed(dir, oldname, idx, old, older_version_of(bytes, size, v, old));
+    }
+    free(old);
 }
 
-/* Valid archives of both kinds: defaults, every neuron type, extreme sizes, labels; each in the
- * current version and in version 1. */
+/* Valid archives of both kinds: defaults, every neuron type, extreme sizes, labels, the
+ * reproducible property; each in the current version and in versions 1 and 2. */
 static void
 write_seeds(const char *dir)
 {
@@ -159,6 +163,9 @@ write_seeds(const char *dir)
             check(mpscl_matrix_batch_normalization_set_label(f, labels[i % 4]), "label");
             check(mpscl_matrix_batch_normalization_gradient_set_label(g, labels[(i + 1) % 4]),
                   "label");
+            check(mpscl_matrix_batch_normalization_set_reproducible(f, i % 2), "reproducible");
+            check(mpscl_matrix_batch_normalization_gradient_set_reproducible(g, i / 2 % 2),
+                  "reproducible");
         }
         check(mpscl_matrix_batch_normalization_serialize(f, &bytes, &size), "serialize");
         write_both_versions(dir, "forward", i, bytes, size);

@@ -377,6 +377,7 @@ END_TEST
 START_TEST(test_forward_kernel_calls)
 {
     mpscl_matrix_batch_normalization *k = POISON, *copy = POISON;
+    size_t n;
 
     EXPECT(mpscl_matrix_batch_normalization_create(NULL, &k), MPSCL_ERROR_INVALID_ARGUMENT,
            "device");
@@ -393,6 +394,37 @@ START_TEST(test_forward_kernel_calls)
     EXPECT(mpscl_matrix_batch_normalization_set_compute_statistics(NULL, 1),
            MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
     ck_assert_uint_eq(mpscl_matrix_batch_normalization_source_matrix_origin(k).z, 0);
+    /* The split phases: NULL kernels, NULL outputs, bad rounds and counts, before any work. */
+    EXPECT(mpscl_matrix_batch_normalization_set_reproducible(NULL, 1),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_reproducible(NULL), 0);
+    ck_assert_uint_eq(mpscl_matrix_batch_normalization_statistics_rounds(NULL), 0);
+    n = 5;
+    EXPECT(mpscl_matrix_batch_normalization_partials_length(NULL, 3, &n),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    ck_assert_uint_eq(n, 0);
+    EXPECT(mpscl_matrix_batch_normalization_partials_length(k, 3, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "length");
+    EXPECT(mpscl_matrix_batch_normalization_partials_length(k, 0, &n),
+           MPSCL_ERROR_INVALID_ARGUMENT, "columns");
+    EXPECT(mpscl_matrix_batch_normalization_encode_partial_statistics(NULL, NULL, 0, NULL, NULL,
+                                                                      NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    EXPECT(mpscl_matrix_batch_normalization_encode_partial_statistics(k, NULL, 1, NULL, NULL,
+                                                                      NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "round");
+    EXPECT(mpscl_matrix_batch_normalization_encode_partial_statistics(k, NULL, 0, NULL, NULL,
+                                                                      NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "command buffer");
+    EXPECT(mpscl_matrix_batch_normalization_encode_combine_statistics(NULL, NULL, 0, NULL, 1, NULL,
+                                                                      NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    EXPECT(mpscl_matrix_batch_normalization_encode_combine_statistics(k, NULL, 0, NULL, 0, NULL,
+                                                                      NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "count");
+    EXPECT(mpscl_matrix_batch_normalization_encode_combine_statistics(k, NULL, 2, NULL, 1, NULL,
+                                                                      NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "round");
     mpscl_matrix_batch_normalization_release(k);
 }
 END_TEST
@@ -400,6 +432,7 @@ END_TEST
 START_TEST(test_gradient_kernel_calls)
 {
     mpscl_matrix_batch_normalization_gradient *k = POISON, *copy = POISON;
+    size_t n;
 
     EXPECT(mpscl_matrix_batch_normalization_gradient_create(NULL, &k),
            MPSCL_ERROR_INVALID_ARGUMENT, "device");
@@ -418,6 +451,25 @@ START_TEST(test_gradient_kernel_calls)
     EXPECT(mpscl_matrix_batch_normalization_gradient_set_frozen_statistics(NULL, 1),
            MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
     ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_frozen_statistics(NULL), 0);
+    EXPECT(mpscl_matrix_batch_normalization_gradient_set_reproducible(NULL, 1),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    ck_assert_int_eq(mpscl_matrix_batch_normalization_gradient_reproducible(NULL), 0);
+    EXPECT(mpscl_matrix_batch_normalization_gradient_partials_length(NULL, 3, &n),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_partials_length(k, 0, &n),
+           MPSCL_ERROR_INVALID_ARGUMENT, "columns");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
+               k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "command buffer");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_encode_apply(
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "kernel");
+    EXPECT(mpscl_matrix_batch_normalization_gradient_encode_apply(
+               k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL),
+           MPSCL_ERROR_INVALID_ARGUMENT, "count");
     mpscl_matrix_batch_normalization_gradient_release(k);
 }
 END_TEST

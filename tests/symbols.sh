@@ -41,7 +41,18 @@ for want in mpscl_device_create_default mpscl_device_create_with_selector mpscl_
     mpscl_vector_encode_read mpscl_matrix_create_with_host_memory \
     mpscl_vector_create_with_host_memory \
     mpscl_matrix_batch_normalization_encode_with_running_statistics \
-    mpscl_matrix_batch_normalization_gradient_set_frozen_statistics; do
+    mpscl_matrix_batch_normalization_gradient_set_frozen_statistics \
+    mpscl_matrix_batch_normalization_set_reproducible \
+    mpscl_matrix_batch_normalization_reproducible \
+    mpscl_matrix_batch_normalization_statistics_rounds \
+    mpscl_matrix_batch_normalization_partials_length \
+    mpscl_matrix_batch_normalization_encode_partial_statistics \
+    mpscl_matrix_batch_normalization_encode_combine_statistics \
+    mpscl_matrix_batch_normalization_gradient_set_reproducible \
+    mpscl_matrix_batch_normalization_gradient_reproducible \
+    mpscl_matrix_batch_normalization_gradient_partials_length \
+    mpscl_matrix_batch_normalization_gradient_encode_partial_sums \
+    mpscl_matrix_batch_normalization_gradient_encode_apply; do
     if ! printf '%s\n' "$names" | grep -x "$want" >/dev/null; then
         echo "symbols.sh: $lib does not export $want" >&2
         status=1
