@@ -545,8 +545,10 @@ bn_forward_repro_sums(__global const data_t *x, ulong x_off, ulong x_rs, ulong x
 {
     uint j = get_global_id(0), b = get_global_id(2), chunk = get_group_id(1);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    bins a = bins_zero(), unused = bins_zero();
+    bins a, unused;
 
+    bins_clear(&a);
+    bins_clear(&unused);
     if (j < c) {
         __global const data_t *xb = x + x_off + vb * x_ms + j;
         float mu = round != 0 ? (float)LOAD_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j)
@@ -563,7 +565,7 @@ bn_forward_repro_sums(__global const data_t *x, ulong x_off, ulong x_rs, ulong x
     }
     bins_reduce_rows(lds, &a, &unused);
     if (get_local_id(1) == 0 && j < c)
-        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 0, 1, c, j), c, a);
+        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 0, 1, c, j), c, &a);
 }
 
 __kernel void
@@ -619,16 +621,17 @@ bn_forward_combine(__global const uint *part, ulong part_off, ulong part_vs, uin
     /* Round 0: mean = sum x / N; round 1: variance = sum (x - mean)^2 / N, the running statistics
      * from the mean as stored. */
     ulong length = PARTIAL_HEADER + (ulong)BINS_PLANES * c;
-    bins a = bins_zero();
+    bins a;
     real sum, v;
 
+    bins_clear(&a);
     for (uint r = 0; r < count; r++) {
         __global const uint *pr = pb + r * length;
         ok = ok && partial_matches(pr, c, PARTIAL_TAG_OF(1, 0, round));
         total += pr[PARTIAL_COUNT];
-        bins_merge(&a, bins_load(pr + PARTIAL_HEADER + j, c));
+        bins_merge_stored(&a, pr + PARTIAL_HEADER + j, c);
     }
-    sum = ok ? (real)bins_round(a) : (real)NAN;
+    sum = ok ? (real)bins_round(&a) : (real)NAN;
     v = sum / (real)total;
     if (round == 0) {
         STORE_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j, v);

@@ -486,8 +486,10 @@ bn_gradient_repro_sums(__global const data_t *dy, ulong dy_off, ulong dy_rs, ulo
 {
     uint j = get_global_id(0), b = get_global_id(2), chunk = get_group_id(1);
     ulong vb = (ulong)batch_first + b, r0, r1;
-    bins s1 = bins_zero(), s2 = bins_zero();
+    bins s1, s2;
 
+    bins_clear(&s1);
+    bins_clear(&s2);
     if (j < c) {
         real mu = LOAD_KIND(MEAN_KIND, mean, mean_off + vb * mean_vs + j);
         real is = R(1.0) / sqrt(LOAD_KIND(VAR_KIND, var, var_off + vb * var_vs + j) + eps);
@@ -505,8 +507,8 @@ bn_gradient_repro_sums(__global const data_t *dy, ulong dy_off, ulong dy_rs, ulo
     }
     bins_reduce_rows(lds, &s1, &s2);
     if (get_local_id(1) == 0 && j < c) {
-        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 0, 2, c, j), c, s1);
-        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 1, 2, c, j), c, s2);
+        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 0, 2, c, j), c, &s1);
+        bins_store(sums + bins_chunk_index(b, chunk, get_num_groups(1), 1, 2, c, j), c, &s2);
     }
 }
 
@@ -531,17 +533,19 @@ split_sums(__global const uint *pb, uint count, uint c, uint j, real *s1, real *
     bool ok = true;
 #if REPRO
     ulong length = PARTIAL_HEADER + 2 * (ulong)BINS_PLANES * c;
-    bins a = bins_zero(), d = bins_zero();
+    bins a, d;
 
+    bins_clear(&a);
+    bins_clear(&d);
     for (uint r = 0; r < count; r++) {
         __global const uint *pr = pb + r * length;
         ok = ok && partial_matches(pr, c, PARTIAL_TAG_OF(1, 1, 0));
         *total += pr[PARTIAL_COUNT];
-        bins_merge(&a, bins_load(pr + PARTIAL_HEADER + j, c));
-        bins_merge(&d, bins_load(pr + PARTIAL_HEADER + (ulong)BINS_PLANES * c + j, c));
+        bins_merge_stored(&a, pr + PARTIAL_HEADER + j, c);
+        bins_merge_stored(&d, pr + PARTIAL_HEADER + (ulong)BINS_PLANES * c + j, c);
     }
-    *s1 = bins_round(a);
-    *s2 = bins_round(d);
+    *s1 = bins_round(&a);
+    *s2 = bins_round(&d);
 #else
     ulong length = PARTIAL_HEADER + 2 * (ulong)c;
 

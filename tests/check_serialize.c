@@ -452,19 +452,19 @@ START_TEST(test_envelope)
     buf[size - 1] ^= 0x80;
     expect_refused(gradient, buf, size, MPSCL_ERROR_CORRUPT_DATA, "checksum", "checksum");
     buf[size - 1] ^= 0x80;
-    /* versions: 3 and the largest are newer; 0 never existed (checksums valid throughout) */
+    /* versions: 4 and the largest are newer; 0 never existed (checksums valid throughout) */
     props_default(&p);
     r = props_raw(&p, gradient);
     r.version = VERSION + 1;
-    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version", "v3");
+    expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version", "v4");
     r.version = UINT32_MAX;
     expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_UNSUPPORTED, "version",
                    "v max");
     r.version = 0;
     expect_refused(gradient, buf, raw_encode(&r, buf), MPSCL_ERROR_CORRUPT_DATA, "version", "v0");
-    /* a version-3 archive of any shape is refused as newer, even a bare header */
-    expect_refused(gradient, (const unsigned char *)"MPBN\3\0\0\0", 8, MPSCL_ERROR_UNSUPPORTED,
-                   "version", "v3 header only");
+    /* a version-4 archive of any shape is refused as newer, even a bare header */
+    expect_refused(gradient, (const unsigned char *)"MPBN\4\0\0\0", 8, MPSCL_ERROR_UNSUPPORTED,
+                   "version", "v4 header only");
     r.version = VERSION;
     /* unknown kinds */
     r.kind = 0;

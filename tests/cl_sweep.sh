@@ -4,7 +4,8 @@
 # one, only in fp32) and ask for no warnings; another vendor's compiler may reject or warn
 # about a variant nobody ran. So: both families, every neuron, data kind and VW, the vectors in
 # fp32 and in the data kind (and two mixes), the gradient in training mode and with frozen
-# statistics (-DFROZEN=1), once with the target's extensions and once without
+# statistics (-DFROZEN=1), both families in the reproducible mode (-DREPRO=1) with one neuron,
+# once with the target's extensions and once without
 # cl_khr_fp64 and cl_khr_fp16 (devices may lack both; fp64 variants, which need cl_khr_fp64, only
 # with it), and any diagnostic fails.
 #   The -O0 IR is checked too: a function of cl/ that appears there only as a declaration has no
@@ -21,18 +22,19 @@ cl_flags="-cc1 -triple spir64-unknown-unknown -cl-std=CL1.2 -finclude-default-he
 no_ext="-cl-ext=-cl_khr_fp64,-cl_khr_fp16"
 
 # One compile (run by xargs from the main script below): FAMILY NEURON DATA MEAN VAR GAMMA BETA
-# V5 V6 VW EXT FROZEN, V5 and V6 the family's own vectors (the gradient's dgamma and dbeta, the
+# V5 V6 VW EXT FROZEN REPRO, V5 and V6 the family's own vectors (the gradient's dgamma and dbeta, the
 # forward's running mean and variance, as lib/bn_launch.c names them); its report, if anything
 # is wrong, goes to fail/.
 one() {
-    fam=$1 ext=${11} frozen=${12}
+    fam=$1 ext=${11} frozen=${12} repro=${13}
     v5=DGAMMA_KIND v6=DBETA_KIND
     [ "$fam" != forward ] || { v5=RUNNING_MEAN_KIND; v6=RUNNING_VAR_KIND; }
     opts="-DNEURON=$2 -DDATA_KIND=$3 -DMEAN_KIND=$4 -DVAR_KIND=$5 -DGAMMA_KIND=$6 -DBETA_KIND=$7"
     opts="$opts -D$v5=$8 -D$v6=$9 -DVW=${10}"
     # As the library passes it: only when set.
     [ "$frozen" = 0 ] || opts="$opts -DFROZEN=$frozen"
-    id=$fam-n$2-d$3-v$4$5$6$7$8$9-w${10}-$ext-f$frozen
+    [ "$repro" = 0 ] || opts="$opts -DREPRO=$repro"
+    id=$fam-n$2-d$3-v$4$5$6$7$8$9-w${10}-$ext-f$frozen-r$repro
     extra=
     [ "$ext" = on ] || extra=$no_ext
     cd "$SWEEP_WORK" || exit 1
@@ -237,14 +239,15 @@ f64=$(value_of "$kind_enum" MPSCL_DATA_TYPE_FLOAT64)
 awk -v fams="$(echo "$families" | awk '{ print $1 }' | tr '\n' ' ')" \
     -v neurons="$(echo "$neurons" | tr '\n' ' ')" -v kinds="$(echo "$kinds" | tr '\n' ' ')" \
     -v f32="$f32" -v f64="$f64" '
-    function emit(fam, n, d, v, w, fz) {
-        for (fz = 0; fz <= (fam == "gradient"); fz++)
-            for (w = 1; w <= 8; w *= 2)
-                if (w != 2) {
-                    print fam, n, d, v, w, "on", fz
-                    if (d != f64)
-                        print fam, n, d, v, w, "off", fz
-                }
+    function emit(fam, n, d, v, rmax, w, fz, rp) {
+        for (rp = 0; rp <= rmax; rp++)
+            for (fz = 0; fz <= (fam == "gradient"); fz++)
+                for (w = 1; w <= 8; w *= 2)
+                    if (w != 2) {
+                        print fam, n, d, v, w, "on", fz, rp
+                        if (d != f64)
+                            print fam, n, d, v, w, "off", fz, rp
+                    }
     }
     BEGIN {
         split(fams, F, " "); split(neurons, N, " "); split(kinds, K, " ")
@@ -252,13 +255,13 @@ awk -v fams="$(echo "$families" | awk '{ print $1 }' | tr '\n' ' ')" \
             for (j = 1; j in N; j++)
                 for (k = 1; k in K; k++) {
                     d = K[k]
-                    emit(F[i], N[j], d, f32 " " f32 " " f32 " " f32 " " f32 " " f32)
+                    emit(F[i], N[j], d, f32 " " f32 " " f32 " " f32 " " f32 " " f32, j == 1)
                     if (d == f32)
                         continue
-                    emit(F[i], N[j], d, d " " d " " d " " d " " d " " d)
+                    emit(F[i], N[j], d, d " " d " " d " " d " " d " " d, j == 1)
                     if (j == 1) {
-                        emit(F[i], N[j], d, d " " f32 " " d " " f32 " " d " " f32)
-                        emit(F[i], N[j], d, f32 " " d " " f32 " " d " " f32 " " d)
+                        emit(F[i], N[j], d, d " " f32 " " d " " f32 " " d " " f32, 1)
+                        emit(F[i], N[j], d, f32 " " d " " f32 " " d " " f32 " " d, 1)
                     }
                 }
     }' | sort -u >"$SWEEP_WORK/jobs"
@@ -266,7 +269,7 @@ compiles=$(wc -l <"$SWEEP_WORK/jobs")
 variants=$(awk '$11 == "on"' "$SWEEP_WORK/jobs" | wc -l)
 echo "cl-sweep: $variants variants ($compiles compiles, $jobs at a time) with $CLANG"
 
-if ! xargs -n 12 -P "$jobs" sh "$0" --one <"$SWEEP_WORK/jobs"; then
+if ! xargs -n 13 -P "$jobs" sh "$0" --one <"$SWEEP_WORK/jobs"; then
     echo "cl-sweep: a compile job did not run" >&2
     exit 1
 fi

@@ -14,6 +14,9 @@
  *     and not, two column groups, one row, a batch of 2 from a batch_start of 1;
  *   - padded rows, and buffers of exactly the operands' extent (an over-read is out of bounds);
  *     outputs are never written before the kernels run (a read of one is uninitialised).
+ *   - the split phases in both modes (fp32, fp16, bf16, every shape): two shares as sub-matrices
+ *     (the second empty for one row), partials written into views of one gathered buffer,
+ *     combine, normalise, partial sums, apply; and the reproducible one-device encodes.
  *   - with --one-launch, instead: the one-launch kernels (bn_forward_fused with statistics,
  *     bn_gradient_fused; forced with MPSCL_TUNE=fused=1) on every shape, fp32 and fp16 with
  *     GELU. `make oclgrind-check` runs that without --data-races: their work-groups hand sums
@@ -159,7 +162,7 @@ vector(const shape *sh, mpscl_data_type t, float lo, float hi, uint64_t *state)
 static struct {
     void *obj;
     void (*release)(void *);
-} kept[64 * 16];
+} kept[64 * 64];
 static size_t nkept;
 
 static void
@@ -257,6 +260,143 @@ run_one(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_typ
     keep(rm, release_vector), keep(rv, release_vector);
 }
 
+/* Float32 vectors over buf: `parts` partials of `length` words per matrix, partial r's view at
+ * words r * length of each (what a gather would fill), or all of them (r = parts). */
+static mpscl_vector *
+partials_view(const shape *sh, cl_mem buf, size_t length, size_t parts, size_t r)
+{
+    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make_batch(
+        r == parts ? parts * length : length, sh->mats, parts * length * 4,
+        MPSCL_DATA_TYPE_FLOAT32);
+    mpscl_vector *v;
+
+    TRY(mpscl_vector_create_with_buffer(dev, buf, r == parts ? 0 : r * length * 4, &vd, &v));
+    keep(v, release_vector);
+    return v;
+}
+
+/* The split phases on one shape: two shares of the rows as sub-matrices (the second empty for
+ * one row), each share's partials written straight into its place in the gathered vectors
+ * (views of one buffer, never written otherwise), combined, then normalise, partial sums and
+ * apply; then, reproducible, the one-device encodes that run the same kernels. */
+static void
+run_split_one(const shape *sh, mpscl_data_type t, int repro, uint64_t state)
+{
+    mpscl_matrix *x = matrix(sh, t, 1, &state), *dy = matrix(sh, t, 1, &state);
+    mpscl_matrix *y = matrix(sh, t, 0, &state), *dx = matrix(sh, t, 0, &state);
+    mpscl_matrix *y1 = matrix(sh, t, 0, &state), *dx1 = matrix(sh, t, 0, &state);
+    mpscl_vector *mean = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *var = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *rm = vector(sh, MPSCL_DATA_TYPE_FLOAT32, -0.5f, 0.5f, &state);
+    mpscl_vector *rv = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0.5f, 2.0f, &state);
+    mpscl_vector *m1 = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *v1 = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *dg = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *db = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *dg1 = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    mpscl_vector *db1 = vector(sh, MPSCL_DATA_TYPE_FLOAT32, 0, 0, &state);
+    size_t rows[2] = {(sh->n + 1) / 2, sh->n / 2}, fl, gl;
+    mpscl_matrix_batch_normalization *f[2];
+    mpscl_matrix_batch_normalization_gradient *g[2];
+    mpscl_vector *fpart[2][2], *gpart[2], *fall[2], *gall;
+    mpscl_command_buffer *cb;
+
+    for (int r = 0; r < 2; r++) {
+        mpscl_origin o = {r == 0 ? 0 : rows[0] < sh->n ? rows[0] : sh->n - 1, 0, 0};
+        TRY(mpscl_matrix_batch_normalization_create(dev, &f[r]));
+        TRY(mpscl_matrix_batch_normalization_set_reproducible(f[r], repro));
+        TRY(mpscl_matrix_batch_normalization_set_batch_start(f[r], sh->batch_start));
+        TRY(mpscl_matrix_batch_normalization_set_source_matrix_origin(f[r], o));
+        TRY(mpscl_matrix_batch_normalization_set_result_matrix_origin(f[r], o));
+        TRY(mpscl_matrix_batch_normalization_set_source_number_of_feature_vectors(f[r], rows[r]));
+        TRY(mpscl_matrix_batch_normalization_gradient_create(dev, &g[r]));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_reproducible(g[r], repro));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_batch_start(g[r], sh->batch_start));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(g[r], o));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(g[r], o));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_result_matrix_origin(g[r], o));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_source_number_of_feature_vectors(
+            g[r], rows[r]));
+        keep(f[r], release_forward);
+        keep(g[r], release_gradient);
+    }
+    TRY(mpscl_matrix_batch_normalization_partials_length(f[0], sh->c, &fl));
+    TRY(mpscl_matrix_batch_normalization_gradient_partials_length(g[0], sh->c, &gl));
+    for (int round = 0; round < 2; round++) {
+        cl_mem buf = buffer_with(NULL, sh->mats * 2 * fl * 4);
+        fpart[round][0] = partials_view(sh, buf, fl, 2, 0);
+        fpart[round][1] = partials_view(sh, buf, fl, 2, 1);
+        fall[round] = partials_view(sh, buf, fl, 2, 2);
+        clReleaseMemObject(buf);
+    }
+    {
+        cl_mem buf = buffer_with(NULL, sh->mats * 2 * gl * 4);
+        gpart[0] = partials_view(sh, buf, gl, 2, 0);
+        gpart[1] = partials_view(sh, buf, gl, 2, 1);
+        gall = partials_view(sh, buf, gl, 2, 2);
+        clReleaseMemObject(buf);
+    }
+    TRY(mpscl_command_buffer_create(dev, &cb));
+    for (size_t round = 0; round < mpscl_matrix_batch_normalization_statistics_rounds(f[0]);
+         round++) {
+        int last = round + 1 == mpscl_matrix_batch_normalization_statistics_rounds(f[0]);
+        for (int r = 0; r < 2; r++)
+            TRY(mpscl_matrix_batch_normalization_encode_partial_statistics(
+                f[r], cb, round, x, round ? mean : NULL, fpart[round][r]));
+        TRY(mpscl_matrix_batch_normalization_encode_combine_statistics(
+            f[0], cb, round, fall[round], 2, mean, var, last ? rm : NULL, last ? rv : NULL));
+    }
+    for (int r = 0; r < 2; r++)
+        if (rows[r] > 0)
+            TRY(mpscl_matrix_batch_normalization_encode(f[r], cb, x, mean, var, NULL, NULL, y));
+    for (int r = 0; r < 2; r++)
+        TRY(mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
+            g[r], cb, dy, x, mean, var, NULL, NULL, gpart[r]));
+    for (int r = 0; r < 2; r++)
+        TRY(mpscl_matrix_batch_normalization_gradient_encode_apply(
+            g[r], cb, dy, x, mean, var, NULL, NULL, gall, 2, dx, r == 0 ? dg : dg1,
+            r == 0 ? db : db1));
+    if (repro) {
+        /* The one-device encodes, whole region, through the same kernels. */
+        TRY(mpscl_matrix_batch_normalization_set_source_number_of_feature_vectors(f[1], SIZE_MAX));
+        TRY(mpscl_matrix_batch_normalization_set_source_matrix_origin(f[1], (mpscl_origin){0}));
+        TRY(mpscl_matrix_batch_normalization_set_result_matrix_origin(f[1], (mpscl_origin){0}));
+        TRY(mpscl_matrix_batch_normalization_set_compute_statistics(f[1], 1));
+        TRY(mpscl_matrix_batch_normalization_encode_with_running_statistics(
+            f[1], cb, x, m1, v1, NULL, NULL, y1, rm, rv));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_source_number_of_feature_vectors(
+            g[1], SIZE_MAX));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_primary_source_matrix_origin(
+            g[1], (mpscl_origin){0}));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_secondary_source_matrix_origin(
+            g[1], (mpscl_origin){0}));
+        TRY(mpscl_matrix_batch_normalization_gradient_set_result_matrix_origin(g[1],
+                                                                            (mpscl_origin){0}));
+        TRY(mpscl_matrix_batch_normalization_gradient_encode(g[1], cb, dy, x, m1, v1, NULL, NULL,
+                                                             dx1, dg1, db1));
+    }
+    TRY(mpscl_command_buffer_commit(cb));
+    TRY(mpscl_command_buffer_wait_until_completed(cb));
+    keep(cb, release_cb);
+    keep(x, release_matrix), keep(dy, release_matrix), keep(y, release_matrix);
+    keep(dx, release_matrix), keep(y1, release_matrix), keep(dx1, release_matrix);
+    keep(mean, release_vector), keep(var, release_vector), keep(rm, release_vector);
+    keep(rv, release_vector), keep(m1, release_vector), keep(v1, release_vector);
+    keep(dg, release_vector), keep(db, release_vector), keep(dg1, release_vector);
+    keep(db1, release_vector);
+}
+
+static void
+run_split(const shape *sh, mpscl_data_type t, int repro)
+{
+    if (only >= 0 && config++ != only)
+        return;
+    if (only >= 0)
+        printf("oclgrind_run: split, %zu x %zu x %zu from %zu, type %d, %s\n", sh->n, sh->c,
+               sh->mats, sh->batch_start, (int)t, repro ? "reproducible" : "default");
+    run_split_one(sh, t, repro, sh->n * 71 + sh->c);
+}
+
 /* run_one, or only counts the configuration when another was asked for. */
 static void
 run(const shape *sh, mpscl_data_type t, mpscl_data_type vt, mpscl_neuron_type nt, float a,
@@ -305,6 +445,11 @@ run_all_variants(size_t nshapes)
     for (size_t i = 0; i < sizeof neurons / sizeof neurons[0]; i++)
         run(&shapes[0], MPSCL_DATA_TYPE_FLOAT32, MPSCL_DATA_TYPE_FLOAT32, neurons[i].t,
             neurons[i].a, neurons[i].b, neurons[i].c, 0);
+    /* The split phases (fp64 is refused there), both modes. */
+    for (size_t i = 0; i < 3; i++)
+        for (size_t s = 0; s < nshapes && mpscl_device_supports_data_type(dev, types[i]); s++)
+            for (int repro = 0; repro <= 1; repro++)
+                run_split(&shapes[s], types[i], repro);
     printf("oclgrind_run: %s: %zu shapes x data types, %zu neurons: done\n",
            mpscl_device_name(dev), nshapes, sizeof neurons / sizeof neurons[0]);
 }
