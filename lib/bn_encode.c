@@ -191,6 +191,14 @@ mpscl__bn_operand_vector(const char *name, const mpscl_vector *v, int is_output)
 
 /* ---- the encode ---- */
 
+/* A spec without a name is an operand this phase does not take (its object is NULL); it keeps
+ * its slot, so every vector keeps its position (bn_plan.h, vector_types). */
+static int
+is_matrix_operand(const mpscl__bn_operand_spec *o)
+{
+    return o->is_matrix && o->name != NULL;
+}
+
 static int
 is_output(const mpscl__bn_kernel *k, const mpscl__bn_operand_spec *o)
 {
@@ -209,7 +217,7 @@ clip_region(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e, const void *c
 
     for (size_t i = 0; i < e->count; i++) {
         const mpscl__bn_operand_spec *o = &e->operands[i];
-        if (o->is_matrix && o->direction == MPSCL__BN_IN &&
+        if (is_matrix_operand(o) && o->direction == MPSCL__BN_IN &&
             (s = mpscl__bn_clip_source(k, objects[i], k->origins[o->origin], e->fn, o->name, &n,
                                        &c, &batches)) != MPSCL_SUCCESS)
             return s;
@@ -280,7 +288,7 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
     if ((s = mpscl__command_buffer_check_encode(cb, k->device, e->fn)) != MPSCL_SUCCESS)
         return s;
     for (size_t i = 0; i < e->count; i++)
-        if (e->operands[i].is_matrix) {
+        if (is_matrix_operand(&e->operands[i])) {
             mnames[nm] = e->operands[i].name;
             mats[nm] = objects[i];
             if ((s = mpscl__bn_check_matrix(k, mats[nm++], e->fn, e->operands[i].name)) !=
@@ -292,10 +300,8 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
             (s = mpscl__bn_check_vector(k, objects[i], e->operands[i].required, e->fn,
                                         e->operands[i].name)) != MPSCL_SUCCESS)
             return s;
-    /* A spec without a name is an operand this phase does not take (its object is NULL). */
     for (size_t i = 0; i < e->count; i++)
-        if (!e->operands[i].is_matrix && !e->operands[i].partials &&
-            e->operands[i].name != NULL) {
+        if (!e->operands[i].is_matrix && !e->operands[i].partials) {
             vnames[nv] = e->operands[i].name;
             vecs[nv++] = objects[i];
         }
@@ -320,7 +326,7 @@ validate(const mpscl__bn_kernel *k, const mpscl_command_buffer *cb, const mpscl_
         return s;
     for (size_t i = 0; i < e->count; i++) {
         const mpscl__bn_operand_spec *o = &e->operands[i];
-        if (o->is_matrix && o->direction != MPSCL__BN_IN &&
+        if (is_matrix_operand(o) && o->direction != MPSCL__BN_IN &&
             (s = mpscl__bn_check_result(k, objects[i], k->origins[o->origin], p, e->fn,
                                         o->name)) != MPSCL_SUCCESS)
             return s;
@@ -349,7 +355,7 @@ enqueue_locked(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_en
     cl_int err;
     mpscl_status s;
 
-    if ((s = mpscl__bn_prepare(k, cb, e->kernel_names, e->nkernels, p, &wait, e->fn)) ==
+    if ((s = mpscl__bn_prepare(k, cb, e, p, &wait)) ==
             MPSCL_SUCCESS &&
         (s = mpscl__bn_hold(k, cb, ops, e->count)) == MPSCL_SUCCESS) {
         count = e->kernels(k, p, ls);
@@ -386,7 +392,7 @@ mpscl__bn_encode_phase(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpsc
         return s;
     for (size_t i = 0; i < e->count; i++) {
         const mpscl__bn_operand_spec *o = &e->operands[i];
-        ops[i] = o->is_matrix
+        ops[i] = is_matrix_operand(o)
                      ? mpscl__bn_operand_matrix(o->name, objects[i], k->origins[o->origin],
                                                 is_output(k, o))
                      : mpscl__bn_operand_vector(o->name, objects[i], is_output(k, o));

@@ -263,7 +263,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         [OP_RUNNING_MEAN] = {"running_mean", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0, 0}, \
         [OP_RUNNING_VAR] = {"running_variance", 0, running, MPSCL__BN_UPDATE_WITH_STATISTICS, 0, \
                             0},                                                                \
-        [OP_PARTIALS] = {"partials", 0, 0, MPSCL__BN_IN, 0, 0},                                \
+        [OP_PARTIALS] = {"partials", 0, 0, MPSCL__BN_IN, 0, 1},                                \
     }
 
 static const mpscl__bn_operand_spec operands[OP_COUNT] = FORWARD_OPERANDS(0);
@@ -271,12 +271,12 @@ static const mpscl__bn_operand_spec running_operands[OP_COUNT] = FORWARD_OPERAND
 
 static const mpscl__bn_encoder encoder = {
     "matrix_batch_normalization_encode", operands, OP_COUNT, kernel_names, K_COUNT,
-    plan_kernels, set_args, 0, 1, 0, 0,
+    plan_kernels, set_args, 0, 1, 0, 0, K_CHUNK_STATS,
 };
 
 static const mpscl__bn_encoder running_encoder = {
     "matrix_batch_normalization_encode_with_running_statistics", running_operands, OP_COUNT,
-    kernel_names, K_COUNT, plan_kernels, set_args, 0, 1, 0, 0,
+    kernel_names, K_COUNT, plan_kernels, set_args, 0, 1, 0, 0, K_CHUNK_STATS,
 };
 
 static mpscl_status
@@ -318,11 +318,15 @@ mpscl_matrix_batch_normalization_encode_with_running_statistics(
 
 /* ---- split phases (docs/DISTRIBUTED.md) ---- */
 
+/* A slot this phase does not take: a matrix's, so the vectors keep their positions. */
+#define ABSENT_MATRIX {NULL, 1, 0, MPSCL__BN_IN, 0, 0}
+
 /* A share's partial statistics: the input and, in round 1, the global mean; nothing else. */
 #define PARTIAL_OPERANDS(mean_spec)                                                            \
     {                                                                                          \
         [OP_X] = {"input", 1, 1, MPSCL__BN_IN, MPSCL__ORIGIN_SOURCE, 0},                       \
         [OP_MEAN] = mean_spec,                                                                 \
+        [OP_Y] = ABSENT_MATRIX,                                                                \
         [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_OUT, 0, 1},                               \
     }
 
@@ -334,9 +338,9 @@ static const mpscl__bn_operand_spec partial_operands[2][OP_COUNT] = {
 #define PARTIAL_FN "matrix_batch_normalization_encode_partial_statistics"
 static const mpscl__bn_encoder partial_encoders[2] = {
     {PARTIAL_FN, partial_operands[0], OP_COUNT, kernel_names, K_COUNT, partial_kernels, set_args,
-     1, 1, 1, 0},
+     1, 1, 1, 0, K_CHUNK_STATS},
     {PARTIAL_FN, partial_operands[1], OP_COUNT, kernel_names, K_COUNT, partial_kernels, set_args,
-     1, 1, 1, 0},
+     1, 1, 1, 0, K_CHUNK_STATS},
 };
 
 mpscl_status
@@ -366,9 +370,11 @@ mpscl_matrix_batch_normalization_encode_partial_statistics(
  * the final round updates the running vectors. */
 #define COMBINE_OPERANDS(mean_dir, var_spec, running_name_m, running_name_v)                   \
     {                                                                                          \
+        [OP_X] = ABSENT_MATRIX,                                                                \
         [OP_MEAN] = {"mean", 0, 1, mean_dir, 0, 0},                                            \
         [OP_VAR] = var_spec,                                                                   \
         [OP_RUNNING_MEAN] = {running_name_m, 0, 0, MPSCL__BN_OUT, 0, 0},                       \
+        [OP_Y] = ABSENT_MATRIX,                                                                \
         [OP_RUNNING_VAR] = {running_name_v, 0, 0, MPSCL__BN_OUT, 0, 0},                        \
         [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_IN, 0, 1},                                \
     }
@@ -388,11 +394,11 @@ static const mpscl__bn_operand_spec combine_operands[3][OP_COUNT] = {
 #define COMBINE_FN "matrix_batch_normalization_encode_combine_statistics"
 static const mpscl__bn_encoder combine_encoders[3] = {
     {COMBINE_FN, combine_operands[0], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
     {COMBINE_FN, combine_operands[1], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
     {COMBINE_FN, combine_operands[2], OP_COUNT, kernel_names, K_COUNT, combine_kernels, set_args,
-     1, 0, 1, OP_MEAN},
+     1, 0, 1, OP_MEAN, K_CHUNK_STATS},
 };
 
 mpscl_status

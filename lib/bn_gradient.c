@@ -223,12 +223,12 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
 
 static const mpscl__bn_operand_spec operands[OP_COUNT] = {
     GRADIENT_INPUT_OPERANDS, GRADIENT_OUTPUT_OPERANDS,
-    [OP_PARTIALS] = {NULL, 0, 0, MPSCL__BN_IN, 0, 0},
+    [OP_PARTIALS] = {NULL, 0, 0, MPSCL__BN_IN, 0, 1},
 };
 
 static const mpscl__bn_encoder encoder = {
     "matrix_batch_normalization_gradient_encode", operands, OP_COUNT, kernel_names,
-    KERNEL_COUNT, plan_kernels, set_args, 0, 1, 0, 0,
+    KERNEL_COUNT, plan_kernels, set_args, 0, 1, 0, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status
@@ -250,14 +250,17 @@ mpscl_matrix_batch_normalization_gradient_encode(
 
 /* ---- split phases (docs/DISTRIBUTED.md) ---- */
 
+/* The outputs' slots are absent; the parameter gradients' stay as absent vectors, so every
+ * vector keeps its position (bn_plan.h, vector_types). */
 static const mpscl__bn_operand_spec partial_operands[OP_COUNT] = {
     GRADIENT_INPUT_OPERANDS,
+    [OP_DX] = {NULL, 1, 0, MPSCL__BN_IN, 0, 0},
     [OP_PARTIALS] = {"partials", 0, 1, MPSCL__BN_OUT, 0, 1},
 };
 
 static const mpscl__bn_encoder partial_encoder = {
     "matrix_batch_normalization_gradient_encode_partial_sums", partial_operands, OP_COUNT,
-    kernel_names, KERNEL_COUNT, partial_kernels, set_args, 1, 1, 1, 0,
+    kernel_names, KERNEL_COUNT, partial_kernels, set_args, 1, 1, 1, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status
@@ -284,7 +287,7 @@ static const mpscl__bn_operand_spec apply_operands[OP_COUNT] = {
 #define APPLY_FN "matrix_batch_normalization_gradient_encode_apply"
 static const mpscl__bn_encoder apply_encoder = {
     APPLY_FN, apply_operands, OP_COUNT, kernel_names, KERNEL_COUNT, apply_kernels, set_args,
-    1, 0, 1, 0,
+    1, 0, 1, 0, KERNEL_PARTIAL_OUT,
 };
 
 mpscl_status

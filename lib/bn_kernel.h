@@ -152,6 +152,7 @@ typedef struct mpscl__bn_encoder {
                        const mpscl__bn_launch *l);
     int split, bins, empty_ok;
     size_t region_vector;
+    size_t nbase;     /* kernel_names[0 .. nbase) are in every program; the rest need -DSPLIT=1 */
 } mpscl__bn_encoder;
 
 /* Validates and encodes: objects[i] is the matrix or vector of operand i (NULL: not given); a
@@ -165,12 +166,12 @@ mpscl_status mpscl__bn_encode_phase(mpscl__bn_kernel *k, mpscl_command_buffer *c
 /* Whether an encode of k by e runs the binned sums (reproducible, and a phase that sums). */
 int mpscl__bn_uses_bins(const mpscl__bn_kernel *k, const mpscl__bn_encoder *e);
 
-/* With k->lock held: the program's kernels (created when a build option changed), the launch
- * plan, and the workspace for it; *wait is an event the first kernel must wait for (the previous
- * user of the workspace on another queue) or NULL. */
+/* With k->lock held: the program's kernels (created when a build option changed; the split
+ * phases' only in programs built with them), the launch plan, and the workspace for it; *wait is
+ * an event the first kernel must wait for (the previous user of the workspace on another queue)
+ * or NULL. */
 mpscl_status mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb,
-                               const char *const *kernel_names, size_t nkernels,
-                               mpscl__bn_plan *p, cl_event *wait, const char *fn);
+                               const mpscl__bn_encoder *e, mpscl__bn_plan *p, cl_event *wait);
 
 /* With k->lock held (bn_workspace.c): the workspace for the plan, usable on cb's queue once *wait
  * (if set) completes. */

@@ -47,9 +47,12 @@ make_kernels(mpscl__bn_kernel *k, cl_program prog, const char *const *names, siz
 }
 
 mpscl_status
-mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *const *kernel_names,
-                  size_t nkernels, mpscl__bn_plan *p, cl_event *wait, const char *fn)
+mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn_encoder *e,
+                  mpscl__bn_plan *p, cl_event *wait)
 {
+    /* The split phases' kernels and helpers are compiled only where they can run, so the
+     * default mode's one-device programs are what they were (and build as fast). */
+    int split = p->split || k->reproducible;
     const mpscl_data_type *v = p->vector_types;
     mpscl__bn_plan_input in = {&k->caps, k->tuning, &k->tune, 0, k->is_gradient,
                                k->compute_statistics && !k->reproducible, p->split, p->repro};
@@ -70,6 +73,8 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
     /* Only where set, so the training-mode programs (and their cached binaries) keep their key. */
     if (k->frozen_statistics)
         strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);
+    if (split)
+        strncat(options, " -DSPLIT=1", sizeof options - strlen(options) - 1);
     if (k->reproducible)
         strncat(options, " -DREPRO=1", sizeof options - strlen(options) - 1);
     /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
@@ -80,7 +85,8 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const char *con
                                        options, &prog)) != MPSCL_SUCCESS)
             return s;
         if (prog != k->program &&
-            (s = make_kernels(k, prog, kernel_names, nkernels, fn)) != MPSCL_SUCCESS)
+            (s = make_kernels(k, prog, e->kernel_names, split ? e->nkernels : e->nbase, e->fn)) !=
+                MPSCL_SUCCESS)
             return s;
         memcpy(k->program_options, options, sizeof options);
     }

@@ -262,7 +262,7 @@ plan_work_groups(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, mpsc
         lx = in->tune->lx;
     if (lx > wg)
         lx = wg;
-    ly = wg / lx;
+    ly = pow2_floor(wg / lx);   /* lx is a power of two from MPSCL_TUNE; the tests try others */
     if (in->tune->wg == 0 && t != NULL && t->group_rows != 0 && ly > t->group_rows) {
         size_t most_ly = ly;
         /* ... but no more than 32 rows per item in the 1024 chunks at most. */
@@ -328,7 +328,7 @@ plan_bins(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, mpscl__bn_p
         lx = in->tune->lx;
     if (lx > wg)
         lx = wg;
-    ly = wg / lx;
+    ly = pow2_floor(wg / lx);   /* lx is a power of two from MPSCL_TUNE; the tests try others */
     if (in->tune->wg == 0 && t != NULL && t->group_rows != 0 && ly > t->group_rows)
         ly = t->group_rows;
     if (ly > pow2_ceil(p->n))

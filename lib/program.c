@@ -17,9 +17,11 @@ struct mpscl__program_entry {
 
 /* Sources of each family, in the order they are concatenated: helpers first, since embedded
  * source has no file system to #include from. */
-static const char *const family_files[][5] = {
-    [MPSCL__FAMILY_BN_FORWARD] = {"common.clh", "neuron.clh", "split.clh", "bn_forward.cl", NULL},
-    [MPSCL__FAMILY_BN_GRADIENT] = {"common.clh", "neuron.clh", "split.clh", "bn_gradient.cl", NULL},
+static const char *const family_files[][6] = {
+    [MPSCL__FAMILY_BN_FORWARD] = {"common.clh", "neuron.clh", "split.clh", "bn_forward.cl",
+                                  "bn_forward_split.cl", NULL},
+    [MPSCL__FAMILY_BN_GRADIENT] = {"common.clh", "neuron.clh", "split.clh", "bn_gradient.cl",
+                                   "bn_gradient_split.cl", NULL},
 };
 
 static const char *const family_names[] = {
@@ -86,8 +88,8 @@ build(mpscl_device *d, mpscl__family family, cl_uint n, const char **texts,
 static mpscl_status
 obtain(mpscl_device *d, mpscl__family family, const char *options, cl_program *out, int *loaded)
 {
-    const char *texts[4];
-    size_t lengths[4];
+    const char *texts[5];
+    size_t lengths[5];
     cl_uint n = 0;
     mpscl__cache_entry *entry;
     mpscl_status s = MPSCL_SUCCESS;

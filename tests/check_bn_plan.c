@@ -103,27 +103,41 @@ START_TEST(test_invariants_everywhere)
     const mpscl__device_caps *d = &devices[_i];
     size_t plans = 0;
 
+    /* phase 0: the one-device encodes; 1: a split phase; 2: one with the binned sums. */
+    for (int phase = 0; phase < 3; phase++)
     for (int grad = 0; grad < 2; grad++)
         for (size_t tu = 0; tu < TUNES; tu++)
             for (size_t ty = 0; ty < TYPES; ty++)
                 for (size_t s = 0; s < SHAPES; s++) {
                     mpscl__bn_plan_input in = {d, mpscl__bn_tuning_of(d), &tunes[tu],
-                                               d->max_work_group_size, grad, 1};
+                                               d->max_work_group_size, grad, 1, phase > 0,
+                                               phase == 2};
                     char what[160];
                     mpscl__bn_plan p;
                     /* A kernel may allow less than the device (registers): half of it too. */
                     for (int half = 0; half < 2; half++) {
                         in.kernel_wg_max = d->max_work_group_size >> half;
-                        snprintf(what, sizeof what, "%s, %s, tune %zu, type %d, %zux%zu (x%zu), "
-                                 "group limit %zu", d->name, grad ? "gradient" : "forward", tu,
-                                 (int)types[ty], shapes[s][0], shapes[s][1], shapes[s][2],
-                                 in.kernel_wg_max);
+                        snprintf(what, sizeof what, "%s, %s, phase %d, tune %zu, type %d, "
+                                 "%zux%zu (x%zu), group limit %zu", d->name,
+                                 grad ? "gradient" : "forward", phase, tu, (int)types[ty],
+                                 shapes[s][0], shapes[s][1], shapes[s][2], in.kernel_wg_max);
                         p = plan_of(&in, shapes[s][0], shapes[s][1], shapes[s][2], types[ty]);
                         check_invariants(&in, &p, what);
+                        /* The split phases' kernels exist in the two launches' layout only. */
+                        ck_assert_msg(phase == 0 || p.rows + p.tile + p.fused == 0,
+                                      "%s: a split phase planned another layout", what);
+                        if (phase == 2) {
+                            ck_assert_msg(p.rchunks * p.rchunk_rows >= p.n &&
+                                              (p.rchunks - 1) * p.rchunk_rows < p.n,
+                                          "%s: binned chunks do not cover the rows", what);
+                            ck_assert_msg(p.scratch_bytes >=
+                                              4 * (p.sums_words + p.batches * p.partial_words),
+                                          "%s: scratch misses the binned sums", what);
+                        }
                         plans++;
                     }
                 }
-    ck_assert_uint_eq(plans, 2 * TUNES * TYPES * SHAPES * 2);
+    ck_assert_uint_eq(plans, 3 * 2 * TUNES * TYPES * SHAPES * 2);
 }
 END_TEST
 
@@ -131,9 +145,12 @@ END_TEST
 START_TEST(test_default_layouts)
 {
     static const mpscl__bn_tune none = {0};
-    mpscl__bn_plan_input h200 = {&devices[1], mpscl__bn_tuning_of(&devices[1]), &none, 1024, 1, 1};
-    mpscl__bn_plan_input cpu = {&devices[3], mpscl__bn_tuning_of(&devices[3]), &none, 4096, 1, 1};
-    mpscl__bn_plan_input amd = {&devices[4], mpscl__bn_tuning_of(&devices[4]), &none, 256, 1, 1};
+    mpscl__bn_plan_input h200 = {&devices[1], mpscl__bn_tuning_of(&devices[1]), &none, 1024, 1, 1,
+                                 0, 0};
+    mpscl__bn_plan_input cpu = {&devices[3], mpscl__bn_tuning_of(&devices[3]), &none, 4096, 1, 1,
+                                0, 0};
+    mpscl__bn_plan_input amd = {&devices[4], mpscl__bn_tuning_of(&devices[4]), &none, 256, 1, 1,
+                                0, 0};
     mpscl__bn_plan p;
 
     ck_assert_ptr_nonnull(h200.tuning);
@@ -187,7 +204,7 @@ same_launch(const mpscl__bn_plan *a, const mpscl__bn_plan *b)
 START_TEST(test_one_launch_bail_out_keeps_the_plan)
 {
     mpscl__bn_tune off = {.fused = MPSCL__OFF, .chunks = 1024}, on = off;
-    mpscl__bn_plan_input in = {&devices[4], NULL, &off, 256, 1, 1};
+    mpscl__bn_plan_input in = {&devices[4], NULL, &off, 256, 1, 1, 0, 0};
     mpscl__bn_plan two, one;
 
     on.fused = MPSCL__ON;

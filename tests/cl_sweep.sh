@@ -30,7 +30,8 @@ one() {
     v5=DGAMMA_KIND v6=DBETA_KIND
     [ "$fam" != forward ] || { v5=RUNNING_MEAN_KIND; v6=RUNNING_VAR_KIND; }
     opts="-DNEURON=$2 -DDATA_KIND=$3 -DMEAN_KIND=$4 -DVAR_KIND=$5 -DGAMMA_KIND=$6 -DBETA_KIND=$7"
-    opts="$opts -D$v5=$8 -D$v6=$9 -DVW=${10}"
+    # -DSPLIT=1 always: the split phases' kernels on top of every one-device kernel.
+    opts="$opts -D$v5=$8 -D$v6=$9 -DVW=${10} -DSPLIT=1"
     # As the library passes it: only when set.
     [ "$frozen" = 0 ] || opts="$opts -DFROZEN=$frozen"
     [ "$repro" = 0 ] || opts="$opts -DREPRO=$repro"

@@ -7,7 +7,11 @@
  * without GPU times (MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES: what a latency-bound caller
  * uses); "e2e timed" is the same on the default, timed command buffer the device time comes from.
  * Bytes: gradient = x and dy read twice + dx written = 5 N C size (the two-pass model);
- *        forward = x read and y written (+ x read twice more with compute_statistics). */
+ *        forward = x read and y written (+ x read twice more with compute_statistics).
+ * --op split: on one device, each mode (default, reproducible), the forward with statistics and
+ * the gradient as one encode, then as the split phases with one share (forward: partial
+ * statistics, combine, normalise, every round; gradient: partial sums, apply), each in one
+ * command buffer; bytes as the one-encode op's, so GB/s compare directly. */
 #include "config.h"
 
 #include <stdint.h>
@@ -27,7 +31,7 @@ typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
 typedef struct options {
     const char *device, *shapes, *neuron_text, *dtype_text;
     mpscl_data_type dtype;
-    int forward, gradient, step, iterations, stats;
+    int forward, gradient, step, split, iterations, stats;
     output_kind out;
     mpscl_neuron_type neuron;
     float na, nb, nc;
@@ -42,7 +46,11 @@ typedef struct result {
 typedef struct operands {
     mpscl_matrix *x, *dy, *out;
     mpscl_vector *mean, *var, *gamma, *beta, *dgamma, *dbeta;
+    mpscl_vector *part, *gpart;   /* one share's partials, for either mode */
 } operands;
+
+/* What a measured command buffer encodes. */
+enum { OP_FORWARD, OP_GRADIENT, OP_FORWARD_SPLIT, OP_GRADIENT_SPLIT };
 
 static int
 usage(int rc)
@@ -50,7 +58,7 @@ usage(int rc)
     fprintf(rc ? stderr : stdout,
             "usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
             "                   [--neuron NAME[:a:b:c]]\n"
-            "                   [--op gradient|forward|both|step] [--no-statistics]\n"
+            "                   [--op gradient|forward|both|step|split] [--no-statistics]\n"
             "                   [--iterations K]\n"
             "                   [--csv|--json]\n"
             "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
@@ -58,7 +66,9 @@ usage(int rc)
             "  unless --no-statistics. --op step times a training step end to end: write x and\n"
             "  dy, forward with batch and running statistics, gradient, read dx, dgamma and\n"
             "  dbeta; once with transfers encoded into the step's command buffer, once with\n"
-            "  blocking transfers around it.\n");
+            "  blocking transfers around it. --op split times, in the default and the\n"
+            "  reproducible mode, the forward with statistics and the gradient as one encode\n"
+            "  and as the split phases with one share (partials, combine, normalise / apply).\n");
     return rc;
 }
 
@@ -120,6 +130,8 @@ operands_release(operands *o)
     mpscl_vector_release(o->beta);
     mpscl_vector_release(o->dgamma);
     mpscl_vector_release(o->dbeta);
+    mpscl_vector_release(o->part);
+    mpscl_vector_release(o->gpart);
     memset(o, 0, sizeof *o);
 }
 
@@ -169,8 +181,12 @@ operands_make(mpscl_device *d, mpscl_data_type t, size_t n, size_t c, operands *
          !tool_check(mpscl_matrix_create(d, &md, &o->dy), "matrix", PROG) &&
          !tool_check(mpscl_matrix_create(d, &md, &o->out), "matrix", PROG);
     mpscl_vector **vs[6] = {&o->mean, &o->var, &o->gamma, &o->beta, &o->dgamma, &o->dbeta};
+    /* Partials of the largest layout (the reproducible gradient's, docs/DISTRIBUTED.md). */
+    mpscl_vector_descriptor pd = mpscl_vector_descriptor_make(4 + 18 * c, MPSCL_DATA_TYPE_FLOAT32);
     for (int i = 0; i < 6 && ok; i++)
         ok = !tool_check(mpscl_vector_create(d, &vd, vs[i]), "vector", PROG);
+    ok = ok && !tool_check(mpscl_vector_create(d, &pd, &o->part), "vector", PROG) &&
+         !tool_check(mpscl_vector_create(d, &pd, &o->gpart), "vector", PROG);
     /* One host matrix written whole: a pattern is enough, speed does not depend on values. */
     if (ok && (host = malloc(n * c * es)) != NULL) {
         for (size_t i = 0; i < n * c; i++)
@@ -202,28 +218,62 @@ typedef struct kernels {
     mpscl_matrix_batch_normalization_gradient *grad;
 } kernels;
 
+/* The forward's split phases with one share: every round's partial and combine, then the
+ * normalisation (fwd: statistics off). */
 static mpscl_status
-encode(const kernels *k, int gradient, mpscl_command_buffer *cb, const operands *o)
+encode_forward_split(const kernels *k, mpscl_command_buffer *cb, const operands *o)
 {
-    if (gradient)
+    size_t rounds = mpscl_matrix_batch_normalization_statistics_rounds(k->fwd);
+    mpscl_status s = MPSCL_SUCCESS;
+
+    for (size_t r = 0; r < rounds && s == MPSCL_SUCCESS; r++)
+        if ((s = mpscl_matrix_batch_normalization_encode_partial_statistics(
+                 k->fwd, cb, r, o->x, r ? o->mean : NULL, o->part)) == MPSCL_SUCCESS)
+            s = mpscl_matrix_batch_normalization_encode_combine_statistics(
+                k->fwd, cb, r, o->part, 1, o->mean, o->var, NULL, NULL);
+    return s != MPSCL_SUCCESS ? s
+                              : mpscl_matrix_batch_normalization_encode(k->fwd, cb, o->x, o->mean,
+                                                                        o->var, o->gamma, o->beta,
+                                                                        o->out);
+}
+
+static mpscl_status
+encode(const kernels *k, int op, mpscl_command_buffer *cb, const operands *o)
+{
+    mpscl_status s;
+
+    switch (op) {
+    case OP_GRADIENT:
         return mpscl_matrix_batch_normalization_gradient_encode(k->grad, cb, o->dy, o->x, o->mean,
                                                                 o->var, o->gamma, o->beta, o->out,
                                                                 o->dgamma, o->dbeta);
-    return mpscl_matrix_batch_normalization_encode(k->fwd, cb, o->x, o->mean, o->var, o->gamma,
-                                                   o->beta, o->out);
+    case OP_FORWARD_SPLIT:
+        return encode_forward_split(k, cb, o);
+    case OP_GRADIENT_SPLIT:
+        s = mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
+            k->grad, cb, o->dy, o->x, o->mean, o->var, o->gamma, o->beta, o->gpart);
+        return s != MPSCL_SUCCESS
+                   ? s
+                   : mpscl_matrix_batch_normalization_gradient_encode_apply(
+                         k->grad, cb, o->dy, o->x, o->mean, o->var, o->gamma, o->beta, o->gpart,
+                         1, o->out, o->dgamma, o->dbeta);
+    default:
+        return mpscl_matrix_batch_normalization_encode(k->fwd, cb, o->x, o->mean, o->var,
+                                                       o->gamma, o->beta, o->out);
+    }
 }
 
 /* One command buffer with cb_options, created, encoded, committed and waited for: its wall time,
  * and its device time (0 without GPU times). */
 static int
-run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int gradient,
+run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int op,
          const operands *o, double *wall, double *device)
 {
     mpscl_command_buffer *cb = NULL;
     double t0 = tool_now();
     int rc = tool_check(mpscl_command_buffer_create_with_options(d, cb_options, &cb),
                         "command buffer", PROG) ||
-             tool_check(encode(k, gradient, cb, o), "encode", PROG) ||
+             tool_check(encode(k, op, cb, o), "encode", PROG) ||
              tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
              tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG);
 
@@ -234,7 +284,7 @@ run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int gradient,
 }
 
 static int
-measure(mpscl_device *d, const kernels *k, int gradient, const operands *o, int iterations,
+measure(mpscl_device *d, const kernels *k, int op, const operands *o, int iterations,
         result *r)
 {
     double *dev = calloc((size_t)iterations, sizeof(double));
@@ -247,7 +297,7 @@ measure(mpscl_device *d, const kernels *k, int gradient, const operands *o, int 
      * sticks to one kind of command buffer pays. */
     for (int i = -3; i < iterations && rc == 0 && dev != NULL && timed != NULL; i++) {
         double wall, device;
-        rc = run_once(d, MPSCL_COMMAND_BUFFER_OPTION_NONE, k, gradient, o, &wall, &device);
+        rc = run_once(d, MPSCL_COMMAND_BUFFER_OPTION_NONE, k, op, o, &wall, &device);
         if (i >= 0) {
             dev[i] = device;
             timed[i] = wall;
@@ -255,7 +305,7 @@ measure(mpscl_device *d, const kernels *k, int gradient, const operands *o, int 
     }
     for (int i = -3; i < iterations && rc == 0 && e2e != NULL; i++) {
         double wall, none;
-        rc = run_once(d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, k, gradient, o, &wall, &none);
+        rc = run_once(d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, k, op, o, &wall, &none);
         if (i >= 0)
             e2e[i] = wall;
     }
@@ -304,10 +354,10 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
                r->timed_med * 1e6, r->bytes, gbs, copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
     } else {
         if (first)
-            printf("%-9s %-14s %-6s %-10s %12s %12s %12s %12s %12s %9s %7s\n", "op", "shape",
+            printf("%-16s %-14s %-6s %-10s %12s %12s %12s %12s %12s %9s %7s\n", "op", "shape",
                    "dtype", "neuron", "device med", "device min", "e2e med", "e2e min",
                    "e2e timed", "GB/s", "%copy");
-        printf("%-9s %7zux%-6zu %-6s %-10s %9.1f us %9.1f us %9.1f us %9.1f us %9.1f us %9.1f "
+        printf("%-16s %7zux%-6zu %-6s %-10s %9.1f us %9.1f us %9.1f us %9.1f us %9.1f us %9.1f "
                "%6.1f%%\n", r->op, r->n, r->c, opt->dtype_text, opt->neuron_text,
                r->dev_med * 1e6, r->dev_min * 1e6, r->e2e_med * 1e6, r->e2e_min * 1e6,
                r->timed_med * 1e6, gbs, 100.0 * gbs / (copy_bw * 1e-9));
@@ -476,6 +526,57 @@ print_step(const options *opt, size_t n, size_t c, const double med[2], const do
     }
 }
 
+/* --op split on one shape: per mode, the one-encode forward (statistics on) and gradient, then
+ * their split phases with one share. */
+static int
+measure_split(mpscl_device *d, const options *opt, const operands *o, size_t n, size_t c,
+              double bw, int *first)
+{
+    static const char *const names[2][4] = {
+        {"forward", "gradient", "fwd-split", "grad-split"},
+        {"fwd-repro", "grad-repro", "fwd-split-repro", "grad-split-repro"},
+    };
+    double unit = (double)n * (double)c * (double)mpscl_data_type_size(opt->dtype);
+    int rc = 0;
+
+    if (opt->dtype == MPSCL_DATA_TYPE_FLOAT64) {
+        fprintf(stderr, PROG ": --op split: the split phases take f32, f16 and bf16 data\n");
+        return 2;
+    }
+    for (int mode = 0; mode < 2 && rc == 0; mode++) {
+        kernels whole = {NULL, NULL, NULL}, split = {NULL, NULL, NULL};
+        rc = tool_check(mpscl_matrix_batch_normalization_create(d, &split.fwd), "kernel", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_set_reproducible(split.fwd, mode),
+                        "property", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_set_neuron_type(split.fwd, opt->neuron,
+                                                                         opt->na, opt->nb,
+                                                                         opt->nc), "neuron", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_copy(split.fwd, NULL, &whole.fwd),
+                        "kernel", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(whole.fwd, 1),
+                        "property", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_gradient_create(d, &split.grad),
+                        "kernel", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_gradient_set_reproducible(split.grad,
+                                                                                  mode),
+                        "property", PROG) ||
+             tool_check(mpscl_matrix_batch_normalization_gradient_set_neuron_type(
+                            split.grad, opt->neuron, opt->na, opt->nb, opt->nc), "neuron", PROG);
+        whole.grad = split.grad;
+        for (int op = 0; op < 4 && rc == 0; op++) {
+            result r = {names[mode][op], n, c, 0, 0, 0, 0, 0, 0};
+            r.bytes = unit * (op % 2 ? 5.0 : 4.0);
+            if ((rc = measure(d, op < 2 ? &whole : &split, op, o, opt->iterations, &r)) == 0)
+                print_result(opt, &r, bw, *first);
+            *first = 0;
+        }
+        mpscl_matrix_batch_normalization_release(split.fwd);
+        mpscl_matrix_batch_normalization_release(whole.fwd);
+        mpscl_matrix_batch_normalization_gradient_release(split.grad);
+    }
+    return rc;
+}
+
 static int
 parse_dtype(const char *text, mpscl_data_type *t)
 {
@@ -530,6 +631,8 @@ parse(int argc, char **argv, options *o)
             o->gradient = 1, o->forward = 1;
         else if (strcmp(a, "--op") == 0 && strcmp(v, "step") == 0 && ++i)
             o->gradient = 0, o->forward = 0, o->step = 1;
+        else if (strcmp(a, "--op") == 0 && strcmp(v, "split") == 0 && ++i)
+            o->gradient = 0, o->forward = 0, o->split = 1;
         else
             return usage(2);
     }
@@ -586,6 +689,8 @@ main(int argc, char **argv)
                 print_result(&opt, &r, bw, first);
             first = 0;
         }
+        if (rc == 0 && opt.split)
+            rc = measure_split(d, &opt, &o, n, c, bw, &first);
         if (rc == 0 && opt.step) {
             double med[2], best[2];
             if ((rc = measure_step(d, &k, &o, opt.iterations, med, best)) == 0)
