@@ -23,6 +23,7 @@ static const char *const status_text[] = {
     [MPSCL_ERROR_BUILD_FAILED] = "kernel program failed to build",
     [MPSCL_ERROR_NO_DEVICE] = "no OpenCL device found",
     [MPSCL_ERROR_CORRUPT_DATA] = "serialized data is malformed",
+    [MPSCL_ERROR_COMMUNICATION] = "an MPI operation failed, or another rank of the step did",
 };
 
 /* 512 bytes hold a message naming a function, an operand and two sizes, or a build log head. */

@@ -42,7 +42,9 @@ typedef enum mpscl_status {
     /** kernel program failed to build; the message holds the head of the log */
     MPSCL_ERROR_BUILD_FAILED,
     MPSCL_ERROR_NO_DEVICE,          /**< no OpenCL device exists, or none matches the selector */
-    MPSCL_ERROR_CORRUPT_DATA        /**< deserialization input is malformed */
+    MPSCL_ERROR_CORRUPT_DATA,       /**< deserialization input is malformed */
+    /** MPI layer: an MPI call failed, or another rank did */
+    MPSCL_ERROR_COMMUNICATION
 } mpscl_status;
 
 /** Static English text for a status; "unknown status" for a value outside the enum. Never NULL. */
