@@ -96,6 +96,12 @@ void mpscl__cache_store(mpscl_device *d, const mpscl__cache_entry *e, cl_program
 void mpscl__cache_close(mpscl__cache_entry *e);   /* NULL is a no-op */
 /* ---- the device's queues (queues.c) ---- */
 
+/* A string property of a device, whole and NUL-terminated, malloc'd (NULL with *err set). */
+char *mpscl__device_string(cl_device_id id, cl_device_info param, cl_int *err);
+/* Wraps context and id (retained) in a new mpscl_device; platform NULL: asked of the device. */
+mpscl_status mpscl__device_new(cl_platform_id platform, cl_context context, cl_device_id id,
+                               mpscl_device **out);
+
 /* An idle in-order queue for a new command buffer, profiling unless untimed: a pooled one, else
  * a new one. Creating a queue costs tens of microseconds on some drivers, more than a small
  * kernel. */
