@@ -15,155 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <mpscl/mpi.h>
-
-/* ---- messages ---- */
-
-/* The core's messages fit in 512 bytes; ours prefix them with the function and the rank. */
-static _Thread_local char last_message[768];
-
-const char *
-mpscl_mpi_last_error_message(void)
-{
-    return last_message;
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-#define MPI__PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define MPI__PRINTF(f, a)
-#endif
-
-static mpscl_status fail(mpscl_status s, const char *fmt, ...) MPI__PRINTF(2, 3);
-
-static mpscl_status
-fail(mpscl_status s, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-/* ---- one step's state ---- */
-
-/* What every rank must agree on, exchanged as 64-bit words before any work. STATUS and ROWS are
- * per rank; every other field must equal rank 0's. */
-enum {
-    F_STATUS, F_ROWS, F_COLUMNS, F_BATCHES, F_LENGTH, F_ROUNDS, F_TYPE, F_EPSILON, F_NEURON,
-    F_NEURON_A, F_NEURON_B, F_NEURON_C, F_MODE, F_REPRODUCIBLE, F_COUNT
-};
-static const char *const field_names[F_COUNT] = {
-    "status", "rows", "columns", "batch size", "partials length", "statistics rounds",
-    "data type", "epsilon", "neuron type", "neuron parameter a", "neuron parameter b",
-    "neuron parameter c", NULL /* per kind */, "reproducible"};
-
-typedef struct step {
-    const char *fn;
-    const char *mode_name;        /* F_MODE: "momentum" or "frozen_statistics" */
-    MPI_Comm comm;
-    MPI_Errhandler saved;         /* the caller's handler, put back at the end */
-    int rank, size;
-    mpscl_device *device;
-    uint64_t fields[F_COUNT];
-    size_t rows, columns, batch_first, batches, length, rounds;
-    size_t words;                 /* one rank's block in an exchange: status + partials */
-    uint32_t *send, *recv;
-    float *host_local, *host_all; /* read back / written: vectors of batch_first + batches */
-    mpscl_vector *local, *all;    /* this share's partials; every rank's, in rank order */
-    mpscl_mpi_timings t;
-    struct timespec start;
-} step;
-
-static double
-us_since(const struct timespec *a)
-{
-    struct timespec b;
-
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) * 1e6 + (double)(b.tv_nsec - a->tv_nsec) / 1e3;
-}
-
-static void
-mark(struct timespec *t)
-{
-    clock_gettime(CLOCK_MONOTONIC, t);
-}
-
-/* A failed core call: its status, with its message behind ours. */
-static mpscl_status
-fail_core(const step *st, mpscl_status s, const char *what)
-{
-    return fail(s, "%s (rank %d of %d): %s: %s", st->fn, st->rank, st->size, what,
-                mpscl_last_error_message());
-}
-
-static mpscl_status
-fail_mpi(const step *st, int rc, const char *what)
-{
-    char text[MPI_MAX_ERROR_STRING];
-    int len = 0;
-
-    if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
-        snprintf(text, sizeof text, "MPI error %d", rc);
-    return fail(MPSCL_ERROR_COMMUNICATION, "%s (rank %d of %d): %s failed: %s", st->fn, st->rank,
-                st->size, what, text);
-}
-
-/* ---- entry and exit: the communicator and its error handler ---- */
-
-static mpscl_status
-begin(step *st, MPI_Comm comm)
-{
-    int flag = 0;
-
-    last_message[0] = '\0';
-    mark(&st->start);
-    st->comm = comm;
-    st->saved = MPI_ERRHANDLER_NULL;
-    if (MPI_Initialized(&flag) != MPI_SUCCESS || !flag)
-        return fail(MPSCL_ERROR_INVALID_STATE, "%s: MPI is not initialised (call MPI_Init first)",
-                    st->fn);
-    if (MPI_Finalized(&flag) != MPI_SUCCESS || flag)
-        return fail(MPSCL_ERROR_INVALID_STATE, "%s: MPI is already finalised", st->fn);
-    if (comm == MPI_COMM_NULL)
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s: comm is MPI_COMM_NULL", st->fn);
-    /* Before any call that could fail on comm: the caller's handler may abort. */
-    if (MPI_Comm_get_errhandler(comm, &st->saved) != MPI_SUCCESS ||
-        MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
-        st->saved = MPI_ERRHANDLER_NULL;
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s: comm is not a valid communicator",
-                    st->fn);
-    }
-    if (MPI_Comm_test_inter(comm, &flag) != MPI_SUCCESS || flag)
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT,
-                    "%s: comm is an inter-communicator; the step needs an intra-communicator",
-                    st->fn);
-    if (MPI_Comm_rank(comm, &st->rank) != MPI_SUCCESS ||
-        MPI_Comm_size(comm, &st->size) != MPI_SUCCESS)
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s: comm has no rank or size", st->fn);
-    return MPSCL_SUCCESS;
-}
-
-static void
-end(step *st, mpscl_status s, mpscl_mpi_timings *timings)
-{
-    mpscl_vector_release(st->local);
-    mpscl_vector_release(st->all);
-    free(st->send);
-    free(st->recv);
-    free(st->host_local);
-    free(st->host_all);
-    if (st->saved != MPI_ERRHANDLER_NULL) {
-        MPI_Comm_set_errhandler(st->comm, st->saved);
-        MPI_Errhandler_free(&st->saved);
-    }
-    st->t.whole_us = us_since(&st->start);
-    if (s == MPSCL_SUCCESS && timings != NULL)
-        *timings = st->t;
-}
+#include "step.h"
 
 /* ---- local checks, made before the agreement so that a refusal writes nothing anywhere ---- */
 
@@ -187,20 +39,20 @@ clip_source(step *st, const mpscl_matrix *m, mpscl_origin o, size_t batch_start,
     size_t rows, cols, mats;
 
     if (m == NULL)
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
                     name);
     rows = mpscl_matrix_rows(m);
     cols = mpscl_matrix_columns(m);
     mats = mpscl_matrix_matrices(m);
     if (!same_context(st, mpscl_matrix_device(m)))
-        return fail(MPSCL_ERROR_DEVICE_MISMATCH,
+        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
                     "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
                     st->rank, name);
     if (o.x >= rows || o.y >= cols)
-        return fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): origin (%zu, %zu) is outside %s of "
+        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): origin (%zu, %zu) is outside %s of "
                     "%zu x %zu", st->fn, st->rank, o.x, o.y, name, rows, cols);
     if (batch_start >= mats)
-        return fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): batch_start %zu is past the %zu "
+        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): batch_start %zu is past the %zu "
                     "matrices of %s", st->fn, st->rank, batch_start, mats, name);
     st->rows = min_size(st->rows, rows - o.x);
     st->columns = min_size(st->columns, cols - o.y);
@@ -215,28 +67,28 @@ check_result(const step *st, const mpscl_matrix *m, mpscl_origin o, mpscl_data_t
              const char *name)
 {
     if (m == NULL)
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
                     name);
     if (!same_context(st, mpscl_matrix_device(m)))
-        return fail(MPSCL_ERROR_DEVICE_MISMATCH,
+        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
                     "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
                     st->rank, name);
     if (mpscl_matrix_data_type(m) != type)
-        return fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d, the input "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d, the input "
                     "has %d: matrices must share one", st->fn, st->rank, name,
                     (int)mpscl_matrix_data_type(m), (int)type);
     if (st->rows == 0)
         return MPSCL_SUCCESS;
     if (o.x >= mpscl_matrix_rows(m) || o.y >= mpscl_matrix_columns(m))
-        return fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): result origin (%zu, %zu) is outside "
+        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): result origin (%zu, %zu) is outside "
                     "%s of %zu x %zu", st->fn, st->rank, o.x, o.y, name, mpscl_matrix_rows(m),
                     mpscl_matrix_columns(m));
     if (mpscl_matrix_rows(m) - o.x < st->rows || mpscl_matrix_columns(m) - o.y < st->columns)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu x %zu past its origin, "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu x %zu past its origin, "
                     "the share is %zu x %zu", st->fn, st->rank, name, mpscl_matrix_rows(m) - o.x,
                     mpscl_matrix_columns(m) - o.y, st->rows, st->columns);
     if (mpscl_matrix_matrices(m) < st->batch_first + st->batches)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu matrices, the batch needs "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu matrices, the batch needs "
                     "%zu", st->fn, st->rank, name, mpscl_matrix_matrices(m),
                     st->batch_first + st->batches);
     return MPSCL_SUCCESS;
@@ -249,22 +101,22 @@ check_vector(const step *st, const mpscl_vector *v, int required, mpscl_data_typ
              const char *name)
 {
     if (v == NULL)
-        return required ? fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn,
+        return required ? mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn,
                                st->rank, name)
                         : MPSCL_SUCCESS;
     if (!same_context(st, mpscl_vector_device(v)))
-        return fail(MPSCL_ERROR_DEVICE_MISMATCH,
+        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
                     "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
                     st->rank, name);
     if (mpscl_vector_data_type(v) != type && mpscl_vector_data_type(v) != MPSCL_DATA_TYPE_FLOAT32)
-        return fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d: vectors "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d: vectors "
                     "are float32 or the matrices' type %d", st->fn, st->rank, name,
                     (int)mpscl_vector_data_type(v), (int)type);
     if (mpscl_vector_length(v) < st->columns)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu elements, the region has "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu elements, the region has "
                     "%zu columns", st->fn, st->rank, name, mpscl_vector_length(v), st->columns);
     if (mpscl_vector_vectors(v) < st->batch_first + st->batches)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu vectors, the batch needs "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu vectors, the batch needs "
                     "%zu", st->fn, st->rank, name, mpscl_vector_vectors(v),
                     st->batch_first + st->batches);
     return MPSCL_SUCCESS;
@@ -285,11 +137,11 @@ static mpscl_status
 check_sizes(step *st)
 {
     if (st->columns == 0 || st->batches == 0)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): the region is empty (%zu columns, "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): the region is empty (%zu columns, "
                     "%zu matrices)", st->fn, st->rank, st->columns, st->batches);
     if (st->length == 0 || st->batches > (size_t)INT_MAX / st->length ||
         st->batches * st->length + 1 > (size_t)INT_MAX / (size_t)st->size)
-        return fail(MPSCL_ERROR_UNSUPPORTED, "%s (rank %d): %zu matrices of %zu partial words "
+        return mpscl_mpi__fail(MPSCL_ERROR_UNSUPPORTED, "%s (rank %d): %zu matrices of %zu partial words "
                     "from %d ranks pass MPI's int counts", st->fn, st->rank, st->batches,
                     st->length, st->size);
     st->words = 1 + st->batches * st->length;
@@ -311,7 +163,7 @@ allocate(step *st)
     st->host_all = calloc(vectors * p * st->length, sizeof *st->host_all);
     if (st->send == NULL || st->recv == NULL || st->host_local == NULL ||
         st->host_all == NULL)
-        return fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, "%s (rank %d): no host memory for the "
+        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, "%s (rank %d): no host memory for the "
                     "partials of %d ranks", st->fn, st->rank, st->size);
     dl = mpscl_vector_descriptor_make_batch(st->length, vectors, st->length * sizeof(float),
                                             MPSCL_DATA_TYPE_FLOAT32);
@@ -319,160 +171,10 @@ allocate(step *st)
                                             p * st->length * sizeof(float),
                                             MPSCL_DATA_TYPE_FLOAT32);
     if ((s = mpscl_vector_create(st->device, &dl, &st->local)) != MPSCL_SUCCESS)
-        return fail_core(st, s, "the share's partials vector");
+        return mpscl_mpi__fail_core(st, s, "the share's partials vector");
     if ((s = mpscl_vector_create(st->device, &da, &st->all)) != MPSCL_SUCCESS)
-        return fail_core(st, s, "the partials vector of every rank");
+        return mpscl_mpi__fail_core(st, s, "the partials vector of every rank");
     return MPSCL_SUCCESS;
-}
-
-/* ---- collectives ---- */
-
-static mpscl_status
-peer_failed(const step *st, int r, int status, const char *when)
-{
-    return fail(MPSCL_ERROR_COMMUNICATION, "%s (rank %d of %d): rank %d failed %s: %s (%d)",
-                st->fn, st->rank, st->size, r, when, mpscl_status_string((mpscl_status)status),
-                status);
-}
-
-/* A failure as one word whose maximum over the ranks names a failing rank and its status. */
-static uint64_t
-failure_word(const step *st, mpscl_status s)
-{
-    return s == MPSCL_SUCCESS ? 0 : (uint64_t)s << 32 | (uint64_t)(uint32_t)st->rank;
-}
-
-static mpscl_status
-peer_word_failed(const step *st, uint64_t word, const char *when)
-{
-    return peer_failed(st, (int)(word & 0xffffffffu), (int)(word >> 32), when);
-}
-
-/* Every rank's fields through one MPI_Allreduce(MAX) of each field and its complement, so each
- * field's maximum and minimum: a failure anywhere, then any field whose maximum and minimum differ,
- * then rows that are 0 everywhere. A fixed size whatever the number of ranks, and the same verdict
- * on every rank, since every rank judges the same table. */
-static mpscl_status
-agree(step *st, mpscl_status local)
-{
-    uint64_t mine[2 * F_COUNT], all[2 * F_COUNT];
-    struct timespec t0;
-    int rc;
-
-    mark(&t0);
-    st->fields[F_STATUS] = failure_word(st, local);
-    for (int i = 0; i < F_COUNT; i++) {
-        mine[i] = st->fields[i];
-        mine[F_COUNT + i] = ~st->fields[i];
-    }
-    rc = MPI_Allreduce(mine, all, 2 * F_COUNT, MPI_UINT64_T, MPI_MAX, st->comm);
-    st->t.collectives++;
-    st->t.bytes_sent += sizeof mine;
-    st->t.exchange_us += us_since(&t0);
-    if (rc != MPI_SUCCESS)
-        return local != MPSCL_SUCCESS ? local
-                                      : fail_mpi(st, rc, "MPI_Allreduce of the step's properties");
-    if (local != MPSCL_SUCCESS)
-        return local;
-    if (all[F_STATUS] != 0)
-        return peer_word_failed(st, all[F_STATUS], "its checks");
-    for (int i = F_COLUMNS; i < F_COUNT; i++)
-        if (all[i] != ~all[F_COUNT + i])
-            return fail(i == F_COLUMNS || i == F_BATCHES ? MPSCL_ERROR_INVALID_SHAPE
-                                                         : MPSCL_ERROR_INVALID_ARGUMENT,
-                        "%s (rank %d of %d): ranks disagree on %s: from %" PRIu64 " to %" PRIu64
-                        " (every rank must call with the same properties; this rank has %" PRIu64
-                        ")", st->fn, st->rank, st->size,
-                        i == F_MODE ? st->mode_name : field_names[i], ~all[F_COUNT + i], all[i],
-                        st->fields[i]);
-    if (all[F_ROWS] == 0)
-        return fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d of %d): every rank's share is empty",
-                    st->fn, st->rank, st->size);
-    return MPSCL_SUCCESS;
-}
-
-/* One round's exchange: this rank's status and partials to every rank, then, when every rank
- * succeeded, the partials of vector b laid out in rank order as the combine reads them. */
-static mpscl_status
-exchange(step *st, mpscl_status local, size_t round)
-{
-    size_t p = (size_t)st->size, len = st->length;
-    struct timespec t0;
-    char when[48];
-    int rc;
-
-    mark(&t0);
-    st->send[0] = (uint32_t)local;
-    for (size_t b = 0; b < st->batches; b++) {
-        float *dst = (float *)(st->send + 1 + b * len);
-        if (local == MPSCL_SUCCESS)
-            memcpy(dst, st->host_local + (st->batch_first + b) * len, len * sizeof(float));
-        else
-            memset(dst, 0, len * sizeof(float));
-    }
-    rc = MPI_Allgather(st->send, (int)st->words, MPI_UINT32_T, st->recv, (int)st->words,
-                       MPI_UINT32_T, st->comm);
-    st->t.collectives++;
-    st->t.bytes_sent += st->words * sizeof *st->send;
-    if (rc != MPI_SUCCESS)
-        return fail_mpi(st, rc, "MPI_Allgather of the partials");
-    snprintf(when, sizeof when, "before the exchange of round %zu", round);
-    for (size_t r = 0; r < p; r++)
-        if (st->recv[r * st->words] != MPSCL_SUCCESS) {
-            st->t.exchange_us += us_since(&t0);
-            return local != MPSCL_SUCCESS ? local
-                                          : peer_failed(st, (int)r, (int)st->recv[r * st->words],
-                                                        when);
-        }
-    for (size_t b = 0; b < st->batches; b++)
-        for (size_t r = 0; r < p; r++)
-            memcpy(st->host_all + ((st->batch_first + b) * p + r) * len,
-                   st->recv + r * st->words + 1 + b * len, len * sizeof(float));
-    st->t.exchange_us += us_since(&t0);
-    return MPSCL_SUCCESS;
-}
-
-/* The last collective: every rank learns whether the last phase worked everywhere. */
-static mpscl_status
-settle(step *st, mpscl_status local)
-{
-    uint64_t mine = failure_word(st, local), any = 0;
-    struct timespec t0;
-    int rc;
-
-    mark(&t0);
-    rc = MPI_Allreduce(&mine, &any, 1, MPI_UINT64_T, MPI_MAX, st->comm);
-    st->t.collectives++;
-    st->t.bytes_sent += sizeof mine;
-    st->t.exchange_us += us_since(&t0);
-    if (local != MPSCL_SUCCESS)
-        return local;
-    if (rc != MPI_SUCCESS)
-        return fail_mpi(st, rc, "MPI_Allreduce of the outcome");
-    return any != 0 ? peer_word_failed(st, any, "in the last phase") : MPSCL_SUCCESS;
-}
-
-/* ---- device phases ---- */
-
-/* Commits and waits cb, then releases it; the first failure wins. */
-static mpscl_status
-finish(const step *st, mpscl_command_buffer *cb, mpscl_status s, const char *what)
-{
-    if (s == MPSCL_SUCCESS && (s = mpscl_command_buffer_commit(cb)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, "commit");
-    if (s == MPSCL_SUCCESS &&
-        (s = mpscl_command_buffer_wait_until_completed(cb)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, what);
-    mpscl_command_buffer_release(cb);
-    return s;
-}
-
-static mpscl_status
-new_buffer(const step *st, mpscl_command_buffer **cb)
-{
-    mpscl_status s = mpscl_command_buffer_create(st->device, cb);
-
-    return s == MPSCL_SUCCESS ? s : fail_core(st, s, "mpscl_command_buffer_create");
 }
 
 /* ---- the forward ---- */
@@ -503,7 +205,7 @@ forward_check(step *st, const forward_args *a)
     type = mpscl_matrix_data_type(a->input);
     st->fields[F_TYPE] = (uint64_t)type;
     if ((a->running_mean == NULL) != (a->running_variance == NULL))
-        return fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): running_mean and "
+        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): running_mean and "
                     "running_variance are both NULL or both given", st->fn, st->rank);
     if ((s = check_vector(st, a->mean, 1, type, "mean")) != MPSCL_SUCCESS ||
         (s = check_vector(st, a->variance, 1, type, "variance")) != MPSCL_SUCCESS ||
@@ -520,7 +222,7 @@ forward_check(step *st, const forward_args *a)
         return check_sizes(st);
     if ((s = mpscl_matrix_batch_normalization_partials_length(k, st->columns, &st->length)) !=
         MPSCL_SUCCESS)
-        return fail_core(st, s, "mpscl_matrix_batch_normalization_partials_length");
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_partials_length");
     st->rounds = mpscl_matrix_batch_normalization_statistics_rounds(k);
     return check_sizes(st);
 }
@@ -551,9 +253,9 @@ forward_partials(const step *st, const forward_args *a, mpscl_command_buffer *cb
     if ((s = mpscl_matrix_batch_normalization_encode_partial_statistics(
              a->k, cb, round, a->input, round == 0 ? NULL : a->mean, st->local)) !=
         MPSCL_SUCCESS)
-        return fail_core(st, s, "mpscl_matrix_batch_normalization_encode_partial_statistics");
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_encode_partial_statistics");
     if ((s = mpscl_vector_encode_read(st->local, cb, st->host_local)) != MPSCL_SUCCESS)
-        return fail_core(st, s, "reading the share's partials back");
+        return mpscl_mpi__fail_core(st, s, "reading the share's partials back");
     return MPSCL_SUCCESS;
 }
 
@@ -566,11 +268,11 @@ forward_combine(const step *st, const forward_args *a, mpscl_command_buffer *cb,
     mpscl_status s;
 
     if ((s = mpscl_vector_encode_write(st->all, cb, st->host_all)) != MPSCL_SUCCESS)
-        return fail_core(st, s, "writing every rank's partials");
+        return mpscl_mpi__fail_core(st, s, "writing every rank's partials");
     if ((s = mpscl_matrix_batch_normalization_encode_combine_statistics(
              a->k, cb, round, st->all, (size_t)st->size, a->mean, a->variance,
              last ? a->running_mean : NULL, last ? a->running_variance : NULL)) != MPSCL_SUCCESS)
-        return fail_core(st, s, "mpscl_matrix_batch_normalization_encode_combine_statistics");
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_encode_combine_statistics");
     return MPSCL_SUCCESS;
 }
 
@@ -586,11 +288,11 @@ forward_normalize(const step *st, const forward_args *a, mpscl_command_buffer *c
         return MPSCL_SUCCESS;
     if (was && (s = mpscl_matrix_batch_normalization_set_compute_statistics(a->k, 0)) !=
                    MPSCL_SUCCESS)
-        return fail_core(st, s, "mpscl_matrix_batch_normalization_set_compute_statistics");
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_set_compute_statistics");
     s = mpscl_matrix_batch_normalization_encode(a->k, cb, a->input, a->mean, a->variance,
                                                 a->gamma, a->beta, a->result);
     if (s != MPSCL_SUCCESS)
-        s = fail_core(st, s, "mpscl_matrix_batch_normalization_encode");
+        s = mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_encode");
     if (was)
         (void)mpscl_matrix_batch_normalization_set_compute_statistics(a->k, 1);
     return s;
@@ -605,15 +307,15 @@ forward_local(step *st, const forward_args *a, size_t round)
     struct timespec t0;
     mpscl_status s;
 
-    mark(&t0);
-    if ((s = new_buffer(st, &cb)) != MPSCL_SUCCESS)
+    mpscl_mpi__mark(&t0);
+    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
         return s;
     if (round > 0)
         s = forward_combine(st, a, cb, round - 1);
     if (s == MPSCL_SUCCESS)
         s = forward_partials(st, a, cb, round);
-    s = finish(st, cb, s, "the share's partial statistics");
-    st->t.local_us += us_since(&t0);
+    s = mpscl_mpi__finish(st, cb, s, "the share's partial statistics");
+    st->t.local_us += mpscl_mpi__us_since(&t0);
     return s;
 }
 
@@ -624,13 +326,13 @@ forward_apply(step *st, const forward_args *a)
     struct timespec t0;
     mpscl_status s;
 
-    mark(&t0);
-    if ((s = new_buffer(st, &cb)) != MPSCL_SUCCESS)
+    mpscl_mpi__mark(&t0);
+    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
         return s;
     if ((s = forward_combine(st, a, cb, st->rounds - 1)) == MPSCL_SUCCESS)
         s = forward_normalize(st, a, cb);
-    s = finish(st, cb, s, "the combine and the normalisation");
-    st->t.apply_us += us_since(&t0);
+    s = mpscl_mpi__finish(st, cb, s, "the combine and the normalisation");
+    st->t.apply_us += mpscl_mpi__us_since(&t0);
     return s;
 }
 
@@ -665,28 +367,28 @@ mpscl_mpi_matrix_batch_normalization_run(
     step st = {.fn = "mpi_matrix_batch_normalization_run", .mode_name = "momentum"};
     mpscl_status s;
 
-    if ((s = begin(&st, comm)) != MPSCL_SUCCESS) {
-        end(&st, s, timings);
+    if ((s = mpscl_mpi__begin(&st, comm)) != MPSCL_SUCCESS) {
+        mpscl_mpi__end(&st, s, timings);
         return s;
     }
     st.device = mpscl_matrix_batch_normalization_device(k);
     if (k == NULL)
-        s = fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
+        s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
     else if ((s = forward_check(&st, &a)) == MPSCL_SUCCESS)
         s = allocate(&st);
     if (k != NULL)
         forward_fields(&st, k);
-    s = agree(&st, s);
+    s = mpscl_mpi__agree(&st, s);
     if (s == MPSCL_SUCCESS) {
         size_t saved[2];
         forward_pin(&st, k, saved);
         for (size_t round = 0; s == MPSCL_SUCCESS && round < st.rounds; round++)
-            s = exchange(&st, forward_local(&st, &a, round), round);
+            s = mpscl_mpi__exchange(&st, forward_local(&st, &a, round), round);
         if (s == MPSCL_SUCCESS)
-            s = settle(&st, forward_apply(&st, &a));
+            s = mpscl_mpi__settle(&st, forward_apply(&st, &a));
         forward_unpin(k, saved);
     }
-    end(&st, s, timings);
+    mpscl_mpi__end(&st, s, timings);
     return s;
 }
 
@@ -737,7 +439,7 @@ gradient_check(step *st, const gradient_args *a)
     if ((s = mpscl_matrix_batch_normalization_gradient_partials_length(k, st->columns,
                                                                         &st->length)) !=
         MPSCL_SUCCESS)
-        return fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_partials_length");
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_partials_length");
     st->rounds = 1;
     return check_sizes(st);
 }
@@ -770,17 +472,17 @@ gradient_local(step *st, const gradient_args *a)
     struct timespec t0;
     mpscl_status s;
 
-    mark(&t0);
-    if ((s = new_buffer(st, &cb)) != MPSCL_SUCCESS)
+    mpscl_mpi__mark(&t0);
+    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
         return s;
     if ((s = mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
              a->k, cb, a->gradient, a->input, a->mean, a->variance, a->gamma, a->beta,
              st->local)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_partial_sums");
+        s = mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_partial_sums");
     else if ((s = mpscl_vector_encode_read(st->local, cb, st->host_local)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, "reading the share's partials back");
-    s = finish(st, cb, s, "the share's partial sums");
-    st->t.local_us += us_since(&t0);
+        s = mpscl_mpi__fail_core(st, s, "reading the share's partials back");
+    s = mpscl_mpi__finish(st, cb, s, "the share's partial sums");
+    st->t.local_us += mpscl_mpi__us_since(&t0);
     return s;
 }
 
@@ -791,17 +493,17 @@ gradient_apply(step *st, const gradient_args *a)
     struct timespec t0;
     mpscl_status s;
 
-    mark(&t0);
-    if ((s = new_buffer(st, &cb)) != MPSCL_SUCCESS)
+    mpscl_mpi__mark(&t0);
+    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
         return s;
     if ((s = mpscl_vector_encode_write(st->all, cb, st->host_all)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, "writing every rank's partials");
+        s = mpscl_mpi__fail_core(st, s, "writing every rank's partials");
     else if ((s = mpscl_matrix_batch_normalization_gradient_encode_apply(
                   a->k, cb, a->gradient, a->input, a->mean, a->variance, a->gamma, a->beta,
                   st->all, (size_t)st->size, a->dx, a->dgamma, a->dbeta)) != MPSCL_SUCCESS)
-        s = fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_apply");
-    s = finish(st, cb, s, "the apply");
-    st->t.apply_us += us_since(&t0);
+        s = mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_apply");
+    s = mpscl_mpi__finish(st, cb, s, "the apply");
+    st->t.apply_us += mpscl_mpi__us_since(&t0);
     return s;
 }
 
@@ -839,26 +541,26 @@ mpscl_mpi_matrix_batch_normalization_gradient_run(
                .mode_name = "frozen_statistics"};
     mpscl_status s;
 
-    if ((s = begin(&st, comm)) != MPSCL_SUCCESS) {
-        end(&st, s, timings);
+    if ((s = mpscl_mpi__begin(&st, comm)) != MPSCL_SUCCESS) {
+        mpscl_mpi__end(&st, s, timings);
         return s;
     }
     st.device = mpscl_matrix_batch_normalization_gradient_device(k);
     if (k == NULL)
-        s = fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
+        s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
     else if ((s = gradient_check(&st, &a)) == MPSCL_SUCCESS)
         s = allocate(&st);
     if (k != NULL)
         gradient_fields(&st, k);
-    s = agree(&st, s);
+    s = mpscl_mpi__agree(&st, s);
     if (s == MPSCL_SUCCESS) {
         size_t saved[2];
         gradient_pin(&st, k, saved);
-        s = exchange(&st, gradient_local(&st, &a), 0);
+        s = mpscl_mpi__exchange(&st, gradient_local(&st, &a), 0);
         if (s == MPSCL_SUCCESS)
-            s = settle(&st, gradient_apply(&st, &a));
+            s = mpscl_mpi__settle(&st, gradient_apply(&st, &a));
         gradient_unpin(k, saved);
     }
-    end(&st, s, timings);
+    mpscl_mpi__end(&st, s, timings);
     return s;
 }
