@@ -131,7 +131,10 @@ plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
              mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES])
 {
     size_t sum = p->rows ? K_ROWS_SUM : K_SUM, apply = p->rows ? K_ROWS_APPLY : K_APPLY;
-    size_t one = p->fused ? K_FUSED : p->tile ? K_TILE : p->whole ? K_ROWS_WHOLE : K_COUNT;
+    size_t one = p->fused                   ? K_FUSED
+                 : p->tile                  ? K_TILE
+                 : mpscl__bn_plan_whole(p)  ? K_ROWS_WHOLE
+                                            : K_COUNT;
     size_t from = one != K_COUNT ? one : k->compute_statistics ? sum : apply;
     size_t to = one != K_COUNT ? one : apply, count = 0;
 

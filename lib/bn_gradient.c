@@ -129,7 +129,7 @@ plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
         count = add_launch(ls, count, KERNEL_REPRO_PARTIAL, MPSCL__GRID_COLUMNS, 1);
         return add_launch(ls, count, KERNEL_APPLY_SPLIT, MPSCL__GRID_PLAN, 1);
     }
-    if (p->fused || p->tile || p->whole)
+    if (p->fused || p->tile || mpscl__bn_plan_whole(p))
         return add_launch(ls, 0, p->fused ? KERNEL_FUSED : p->tile ? KERNEL_TILE : KERNEL_ROWS_WHOLE,
                           MPSCL__GRID_PLAN, 0);
     add_launch(ls, 0, p->rows ? KERNEL_ROWS_PARTIALS : KERNEL_PARTIALS, MPSCL__GRID_PLAN, 0);

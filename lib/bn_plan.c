@@ -225,7 +225,6 @@ plan_rows(const mpscl__bn_plan_input *in, mpscl__bn_plan *p)
     p->col_tiles = (items + tile - 1) / tile;
     set_chunks(in, p, chunks, p->n);
     p->rows = 1;
-    p->whole = p->chunks == 1;
 }
 
 /* One group per column tile (bn_gradient_tile, bn_forward_tile with statistics): where the
@@ -427,7 +426,6 @@ assert_invariants(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
     assert(p->chunks * p->chunk_rows >= p->n && (p->chunks - 1) * p->chunk_rows < p->n);
     assert(!p->tile || (p->chunks == 1 && p->n <= 128 * p->ly));
     assert(p->rows + p->tile + p->fused <= 1);
-    assert(p->whole == (p->rows && p->chunks == 1));
     assert(!in->split || p->rows + p->tile + p->fused == 0);
     assert(!in->repro || (p->rchunks >= 1 && p->rchunks <= 1024 && is_pow2(p->rly) &&
                           p->rlx * p->rly <= in->kernel_wg_max &&
@@ -486,7 +484,7 @@ mpscl__bn_plan_print(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
             p->n, p->c, p->batches, p->vw, p->lx, p->ly, p->chunks, p->chunk_rows,
             p->fused  ? "one launch"
             : p->tile ? "one group per tile"
-            : p->whole ? "row streaming, one launch"
+            : mpscl__bn_plan_whole(p) ? "row streaming, one launch"
             : p->rows ? "row streaming"
                       : "two launches",
             p->tiles, p->slab, p->lag);

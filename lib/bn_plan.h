@@ -81,7 +81,6 @@ typedef struct mpscl__bn_plan {
     size_t lx, ly;                /* work-group: column items x rows, ly a power of two */
     size_t chunks, chunk_rows;    /* row chunks per matrix, rows per chunk */
     int rows;                     /* the row streaming kernels (lx: VW items per tile) */
-    int whole;                    /*   with one chunk: all passes in one launch */
     int tile;                     /* one group per column tile (bn_{gradient,forward}_tile) */
     int fused;                    /* the one-launch kernels: */
     size_t col_tiles, tiles;      /*   column tiles per matrix, in all */
@@ -108,6 +107,13 @@ size_t mpscl__bn_partial_words(int is_gradient, int reproducible, size_t c);
 /* Counter words of the one-launch kernels before the tiles' (cl/common.clh): ticket, finished,
  * gave up. */
 enum { MPSCL__SYNC_GAVE_UP_WORD = 2, MPSCL__SYNC_TILE_WORDS = 3 };
+
+/* Row streaming with one chunk: every pass in one launch (bn_{forward,gradient}_rows_whole). */
+static inline int
+mpscl__bn_plan_whole(const mpscl__bn_plan *p)
+{
+    return p->rows && p->chunks == 1;
+}
 
 /* Columns per work-item for C columns: a build option of the kernels, so known before them. */
 size_t mpscl__bn_plan_vector_width(const mpscl__bn_plan_input *in, size_t c);

@@ -83,8 +83,8 @@ check_invariants(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p, const 
                       (p->chunks - 1) * p->chunk_rows < p->n,
                   "%s: %zu chunks of %zu rows for %zu", what, p->chunks, p->chunk_rows, p->n);
     ck_assert_msg(p->rows + p->tile + p->fused <= 1, "%s: two layouts", what);
-    ck_assert_msg(p->whole == (p->rows && p->chunks == 1), "%s: whole %d with %zu chunks", what,
-                  p->whole, p->chunks);
+    ck_assert_msg(mpscl__bn_plan_whole(p) == (p->rows && p->chunks == 1),
+                  "%s: whole %d with %zu chunks", what, mpscl__bn_plan_whole(p), p->chunks);
     if (p->tile)
         ck_assert_msg(p->chunks == 1 && p->n <= 128 * p->ly, "%s: tile of %zu rows", what, p->n);
     if (p->fused) {
@@ -185,21 +185,22 @@ START_TEST(test_default_layouts)
     ck_assert(p.rows && p.vw == 8);
     p = plan_of(&cpu, 4096, 1020, 1, MPSCL_DATA_TYPE_FLOAT32);
     ck_assert(p.rows && p.vw == 4);
-    ck_assert(!p.whole && p.chunks > 1);
+    ck_assert(!mpscl__bn_plan_whole(&p) && p.chunks > 1);
     /* A short matrix: one chunk per tile of 2 items (16 columns), 32 groups for 16 cores, every
      * pass in one launch; the gradient's tile (x and dy) is within a core's cache. */
     cpu.is_gradient = 1;
     p = plan_of(&cpu, 128, 512, 1, MPSCL_DATA_TYPE_FLOAT32);
-    ck_assert(p.rows && p.whole && p.chunks == 1 && p.lx == 2 && p.col_tiles == 32);
+    ck_assert(p.rows && mpscl__bn_plan_whole(&p) && p.chunks == 1 && p.lx == 2 &&
+              p.col_tiles == 32);
     /* A batch of them needs narrower tiles less. */
     p = plan_of(&cpu, 128, 512, 8, MPSCL_DATA_TYPE_FLOAT32);
-    ck_assert(p.whole && p.lx == 16 && p.col_tiles == 4);
+    ck_assert(mpscl__bn_plan_whole(&p) && p.lx == 16 && p.col_tiles == 4);
     /* Tiles too tall for the cache stay chunked, as does anything MPSCL_TUNE shapes. */
     p = plan_of(&cpu, 65536, 64, 1, MPSCL_DATA_TYPE_FLOAT32);
-    ck_assert(p.rows && !p.whole && p.chunks > 1);
+    ck_assert(p.rows && !mpscl__bn_plan_whole(&p) && p.chunks > 1);
     cpu.tune = &(mpscl__bn_tune){.lx = 4};
     p = plan_of(&cpu, 128, 512, 1, MPSCL_DATA_TYPE_FLOAT32);
-    ck_assert(p.rows && !p.whole && p.lx == 4 && p.chunks > 1);
+    ck_assert(p.rows && !mpscl__bn_plan_whole(&p) && p.lx == 4 && p.chunks > 1);
     /* An unknown vendor gets the portable two launches. */
     p = plan_of(&amd, 1024, 1024, 1, MPSCL_DATA_TYPE_FLOAT32);
     ck_assert(!p.fused && !p.tile && !p.rows && p.lx * p.ly <= 256);
