@@ -514,7 +514,6 @@ command_buffer_suite(void)
     tcase_add_test(tc, empty_buffer);
     tcase_add_test(tc, commit_twice);
     tcase_add_test(tc, wait_uncommitted);
-    tcase_add_test(tc, release_uncommitted_runs_the_work);
     tcase_add_test(tc, own_queue_getters);
     suite_add_tcase(s, tc);
 
@@ -532,6 +531,7 @@ command_buffer_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, user_queue);
     tcase_add_test(tc, encode_after_commit);
+    tcase_add_test(tc, release_uncommitted_runs_the_work);
     tcase_add_test(tc, encoded_objects_kept_alive);
     tcase_add_test(tc, untimed_buffer);
     tcase_add_test(tc, callers_commands_waited_for);

@@ -463,55 +463,40 @@ mean_of(const float *v, int count)
     return s / count;
 }
 
-int
-main(int argc, char **argv)
+/* Trains on data already made; the caller owns the buffers. */
+static int
+train_and_evaluate(const options *o, const float *train_x, const float *train_y,
+                   const float *test_x, const float *test_y, float *loss)
 {
-    options o;
     mpscl_device *d = NULL;
     net n;
-    uint64_t seed = 2026;
-    float centres[CLASSES * FEATURES];
-    float *train_x = malloc(sizeof(float) * TRAIN * FEATURES), *train_y = malloc(sizeof(float) * TRAIN);
-    float *test_x = malloc(sizeof(float) * TEST * FEATURES), *test_y = malloc(sizeof(float) * TEST);
-    float *loss = NULL;
     double first_loss = 0.0, last_loss = 0.0, accuracy = 0.0, t0 = 0.0;
     int rc;
 
-    if ((rc = parse(argc, argv, &o)) >= 0)
-        return rc;
-    loss = malloc(sizeof(float) * (size_t)o.batch);
-    if (train_x == NULL || train_y == NULL || test_x == NULL || test_y == NULL || loss == NULL) {
-        fprintf(stderr, PROG ": out of memory\n");
+    if (tool_open_device(o->device, &d, PROG))
         return 1;
-    }
-    for (int i = 0; i < CLASSES * FEATURES; i++)
-        centres[i] = 0.6f * normal(&seed);
-    make_data(train_x, train_y, TRAIN, &seed, centres);
-    make_data(test_x, test_y, TEST, &seed, centres);
-    if (tool_open_device(o.device, &d, PROG))
-        return 1;
-    if (!o.quiet)
+    if (!o->quiet)
         printf("device: %s\nnetwork: %d features -> %d (batch norm, ReLU) -> %d classes, batch "
-               "%d, %d steps\n", mpscl_device_name(d), FEATURES, o.hidden, CLASSES, o.batch,
-               o.steps);
-    rc = net_make(d, &o, &n);
-    for (int step = 0; rc == 0 && step < o.steps; step++) {
-        int first = (step * o.batch) % (TRAIN - o.batch + 1);
+               "%d, %d steps\n", mpscl_device_name(d), FEATURES, o->hidden, CLASSES, o->batch,
+               o->steps);
+    rc = net_make(d, o, &n);
+    for (int step = 0; rc == 0 && step < o->steps; step++) {
+        int first = (step * o->batch) % (TRAIN - o->batch + 1);
         /* The clock starts after the first step, which builds the kernels. */
-        if (step == 1 || o.steps == 1)
+        if (step == 1 || o->steps == 1)
             t0 = tool_now();
-        rc = train_step(&n, &o, train_x + (size_t)first * FEATURES, train_y + first, loss);
-        double batch_loss = mean_of(loss, o.batch);
+        rc = train_step(&n, o, train_x + (size_t)first * FEATURES, train_y + first, loss);
+        double batch_loss = mean_of(loss, o->batch);
         if (step == 0)
             first_loss = batch_loss;
         /* One batch's loss is noisy: the result is the mean over the last ten steps. */
-        if (step >= o.steps - 10)
-            last_loss += batch_loss / (o.steps < 10 ? o.steps : 10);
-        if (!o.quiet && rc == 0 && (step % 25 == 0 || step == o.steps - 1))
+        if (step >= o->steps - 10)
+            last_loss += batch_loss / (o->steps < 10 ? o->steps : 10);
+        if (!o->quiet && rc == 0 && (step % 25 == 0 || step == o->steps - 1))
             printf("step %4d  loss %.4f\n", step, batch_loss);
     }
     if (rc == 0) {
-        double per_step = (tool_now() - t0) / (o.steps > 1 ? o.steps - 1 : 1);
+        double per_step = (tool_now() - t0) / (o->steps > 1 ? o->steps - 1 : 1);
         rc = evaluate(&n, test_x, test_y, TEST, &accuracy);
         if (rc == 0)
             printf("loss %.4f -> %.4f (last ten steps), held-out accuracy %.1f %% (running statistics), "
@@ -524,6 +509,33 @@ main(int argc, char **argv)
     }
     net_release(&n);
     mpscl_device_release(d);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    options o;
+    uint64_t seed = 2026;
+    float centres[CLASSES * FEATURES];
+    int rc;
+
+    /* Options first: --help and a bad option leave before anything is allocated. */
+    if ((rc = parse(argc, argv, &o)) >= 0)
+        return rc;
+    float *train_x = malloc(sizeof(float) * TRAIN * FEATURES), *train_y = malloc(sizeof(float) * TRAIN);
+    float *test_x = malloc(sizeof(float) * TEST * FEATURES), *test_y = malloc(sizeof(float) * TEST);
+    float *loss = malloc(sizeof(float) * (size_t)o.batch);
+    if (train_x == NULL || train_y == NULL || test_x == NULL || test_y == NULL || loss == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        rc = 1;
+    } else {
+        for (int i = 0; i < CLASSES * FEATURES; i++)
+            centres[i] = 0.6f * normal(&seed);
+        make_data(train_x, train_y, TRAIN, &seed, centres);
+        make_data(test_x, test_y, TEST, &seed, centres);
+        rc = train_and_evaluate(&o, train_x, train_y, test_x, test_y, loss);
+    }
     free(train_x);
     free(train_y);
     free(test_x);
