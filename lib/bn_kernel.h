@@ -45,7 +45,7 @@ typedef struct mpscl__bn_kernel {
     /* device state, guarded by lock: encode may run from several threads */
     pthread_mutex_t lock;
     cl_program program;                       /* the program kernels[] were created from */
-    char program_options[192];                /* its build options (mpscl__bn_prepare) */
+    char program_options[320];                /* its build options (mpscl__bn_prepare) */
     cl_kernel kernels[MPSCL__BN_MAX_KERNELS];
     mpscl__bn_arg_value args[MPSCL__BN_MAX_KERNELS][MPSCL__BN_MAX_ARGS];  /* of kernels[] */
     size_t kernel_wg_max;                     /* smallest CL_KERNEL_WORK_GROUP_SIZE of kernels[] */

@@ -75,8 +75,14 @@ mpscl__bn_prepare(mpscl__bn_kernel *k, mpscl_command_buffer *cb, const mpscl__bn
         strncat(options, " -DFROZEN=1", sizeof options - strlen(options) - 1);
     if (split)
         strncat(options, " -DSPLIT=1", sizeof options - strlen(options) - 1);
+    /* Bits independent of the plan need every operation correctly rounded, 1/sqrt(var + eps)
+     * included: without the option a compiler may approximate it one way in scalar code and
+     * another in vector code. */
     if (k->reproducible)
-        strncat(options, " -DREPRO=1", sizeof options - strlen(options) - 1);
+        strncat(options,
+                k->device->rounds_divide_sqrt ? " -DREPRO=1 -cl-fp32-correctly-rounded-divide-sqrt"
+                                              : " -DREPRO=1",
+                sizeof options - strlen(options) - 1);
     /* The same specialisation as the last encode (the usual case): its kernels are at hand, and
      * the device's program table (a lock and a search) is not consulted. */
     if (k->program == NULL || strcmp(options, k->program_options) != 0) {

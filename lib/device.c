@@ -85,6 +85,19 @@ device_has_fp64(cl_device_id id)
     return yes;
 }
 
+/* Whether float division and sqrt can be asked to round correctly: OpenCL otherwise allows
+ * 2.5 and 3 ulp, and a compiler may pick another approximation for another code shape (a vector
+ * width, 1/sqrt fused or not), which the reproducible mode's plan-independent bits cannot allow.
+ * A failed query is no, never a failure. */
+static int
+device_rounds_divide_sqrt(cl_device_id id)
+{
+    cl_device_fp_config fp = 0;
+
+    return clGetDeviceInfo(id, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+           (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+}
+
 static void
 device_free(mpscl_device *d)
 {
@@ -107,6 +120,7 @@ mpscl__device_new(cl_platform_id platform, cl_context context, cl_device_id id,
         return s;
     }
     d->has_fp64 = device_has_fp64(id);
+    d->rounds_divide_sqrt = device_rounds_divide_sqrt(id);
     if (platform == NULL &&
         (err = clGetDeviceInfo(id, CL_DEVICE_PLATFORM, sizeof platform, &platform, NULL)) != CL_SUCCESS) {
         device_free(d);

@@ -58,6 +58,7 @@ struct mpscl_device {
     cl_uint vendor_id;              /* PCI vendor: picks the tuning table's row */
     cl_ulong cache_bytes;           /* CL_DEVICE_GLOBAL_MEM_CACHE_SIZE (0: not reported) */
     int has_fp64;
+    int rounds_divide_sqrt;         /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT for float */
     int retained_device;            /* wrapped user device: released with us */
     pthread_mutex_t lock;           /* guards programs, transfer_queue, the queue pool and the
                                      * counts below; never held through a build or a file write */
