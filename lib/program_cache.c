@@ -1,6 +1,8 @@
 /* The persistent program cache: compiled program binaries on disk, so that a new process skips
  * the OpenCL compiler (seconds on PoCL when its own cache is cold, ~45 ms when warm; ~5 ms from
- * here, most of it PoCL reading the bitcode back in clBuildProgram).
+ * here, most of it PoCL reading the bitcode back in clBuildProgram). The price is paid once per
+ * program: asked for its binary, PoCL compiles every kernel in it, about three times the CPU time
+ * of the build itself.
  *
  * Where: $MPSCL_CACHE_DIR, else $XDG_CACHE_HOME/mpscl, else $HOME/.cache/mpscl, created with
  * mode 0700 when missing. MPSCL_CACHE_DIR=off or MPSCL_DISABLE_CACHE=1 turns the cache off.

@@ -21,10 +21,12 @@
 #include "tools/ref.h"
 #include "util.h"
 
+/* Each case's types, neuron and vector width make programs of their own (compiled once per
+ * mode and phase), so the cases are few and each covers something the others do not: 4-wide
+ * loads with a batch and origins; fp16 data with fp16 vectors; bf16 with a batch; a neuron with
+ * 4-wide loads; scalar loads with several row chunks and a transcendental neuron. */
 static const split_case cases[] = {
-    {"fp32, C=7", 37, 7, 1, 0, F32, F32, F32, MPSCL_NEURON_NONE, 0, 0},
     {"fp32, C=16, batch 2 of 3", 50, 16, 3, 1, F32, F32, F32, MPSCL_NEURON_NONE, 0, 0},
-    {"fp16, C=13", 41, 13, 1, 0, F16, F32, F32, MPSCL_NEURON_NONE, 0, 0},
     {"fp16, fp16 statistics and running, C=9", 30, 9, 1, 0, F16, F16, F16, MPSCL_NEURON_NONE, 0,
      0},
     {"bf16, C=5, batch 2, bf16 running", 33, 5, 2, 0, BF16, F32, BF16, MPSCL_NEURON_NONE, 0, 0},
@@ -123,7 +125,7 @@ END_TEST
  * through host memory: the one-device result (bitwise in the reproducible mode). */
 START_TEST(two_devices)
 {
-    const split_case *sc = &cases[1];
+    const split_case *sc = &cases[0];
     int repro = _i;
     mpscl_device *devs[2] = {test_device, NULL};
     problem pb;
