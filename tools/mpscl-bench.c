@@ -25,6 +25,11 @@
 
 #define PROG "mpscl-bench"
 #define DEFAULT_SHAPES "65536x1024,4096x4096,1048576x64,256x16384,32768x256,1024x1024,128x512"
+/* ResNet-50's 53 batch-norm layers at batch 32, channels last (N = 32 H W rows, C channels), as
+ * 12 shapes, each with its number of layers. */
+#define RESNET50_SHAPES \
+    "401408x64*1,100352x64*6,100352x256*4,100352x128*1,25088x128*7,25088x512*5,25088x256*1," \
+    "6272x256*11,6272x1024*7,6272x512*1,1568x512*5,1568x2048*4"
 
 typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
 
@@ -39,7 +44,7 @@ typedef struct options {
 
 typedef struct result {
     const char *op;
-    size_t n, c;
+    size_t n, c, layers;
     double dev_med, dev_min, e2e_med, e2e_min, timed_med, bytes;
 } result;
 
@@ -58,8 +63,11 @@ usage(FILE *f)
     fputs("usage: " PROG " [--device D] [--shapes NxC,...] [--dtype f32|f16|bf16|f64]\n"
           "                   [--neuron NAME[:a:b:c]]\n"
           "                   [--op gradient|forward|both|step|split] [--no-statistics]\n"
-          "                   [--iterations K]\n"
+          "                   [--iterations K] [--suite resnet50]\n"
           "                   [--csv|--json] [--help] [--version]\n"
+          "  shapes may carry a count, NxC*L: L layers of that shape, weighting the totals\n"
+          "  printed after the rows (device median x L, summed per op); --suite resnet50 is\n"
+          "  ResNet-50's 53 batch-norm layers at batch 32 as 12 such shapes.\n"
           "  defaults: the standard shape suite (" DEFAULT_SHAPES "),\n"
           "  --op gradient, 20 iterations after 3 warm-ups; the forward computes statistics\n"
           "  unless --no-statistics. --op step times a training step end to end: write x and\n"
@@ -336,20 +344,21 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
 
     if (opt->out == OUT_CSV) {
         if (first)
-            printf("op,rows,columns,dtype,neuron,device_median_us,device_min_us,e2e_median_us,"
-                   "e2e_min_us,e2e_timed_median_us,bytes,gb_per_s,copy_gb_per_s,"
+            printf("op,rows,columns,layers,dtype,neuron,device_median_us,device_min_us,"
+                   "e2e_median_us,e2e_min_us,e2e_timed_median_us,bytes,gb_per_s,copy_gb_per_s,"
                    "fraction_of_copy\n");
-        printf("%s,%zu,%zu,%s,%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.0f,%.1f,%.1f,%.3f\n", r->op, r->n,
-               r->c, opt->dtype_text, opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
+        printf("%s,%zu,%zu,%zu,%s,%s,%.2f,%.2f,%.2f,%.2f,%.2f,%.0f,%.1f,%.1f,%.3f\n", r->op, r->n,
+               r->c, r->layers, opt->dtype_text, opt->neuron_text, r->dev_med * 1e6, r->dev_min * 1e6,
                r->e2e_med * 1e6, r->e2e_min * 1e6, r->timed_med * 1e6, r->bytes, gbs,
                copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
     } else if (opt->out == OUT_JSON) {
-        printf("%s  {\"op\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"%s\", "
+        printf("%s  {\"op\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"layers\": %zu, "
+               "\"dtype\": \"%s\", "
                "\"neuron\": \"%s\", \"device_median_us\": %.2f, \"device_min_us\": %.2f, "
                "\"e2e_median_us\": %.2f, \"e2e_min_us\": %.2f, \"e2e_timed_median_us\": %.2f, "
                "\"bytes\": %.0f, \"gb_per_s\": %.1f, \"copy_gb_per_s\": %.1f, "
                "\"fraction_of_copy\": %.3f}",
-               first ? "" : ",\n", r->op, r->n, r->c, opt->dtype_text, opt->neuron_text,
+               first ? "" : ",\n", r->op, r->n, r->c, r->layers, opt->dtype_text, opt->neuron_text,
                r->dev_med * 1e6, r->dev_min * 1e6, r->e2e_med * 1e6, r->e2e_min * 1e6,
                r->timed_med * 1e6, r->bytes, gbs, copy_bw * 1e-9, gbs / (copy_bw * 1e-9));
     } else {
@@ -362,6 +371,30 @@ print_result(const options *opt, const result *r, double copy_bw, int first)
                r->dev_med * 1e6, r->dev_min * 1e6, r->e2e_med * 1e6, r->e2e_min * 1e6,
                r->timed_med * 1e6, gbs, 100.0 * gbs / (copy_bw * 1e-9));
     }
+}
+
+/* The weighted totals of the forward and the gradient, where measured, after the rows; in JSON
+ * they close the document. CSV has no place for them: a reader sums device_median_us x layers. */
+static void
+print_totals(const options *opt, const double total[2], size_t layers)
+{
+    static const char *const names[2] = {"forward", "gradient"};
+    const int measured[2] = {opt->forward, opt->gradient};
+
+    if (opt->out == OUT_JSON) {
+        printf("\n], \"layers\": %zu", layers);
+        for (int g = 0; g < 2; g++)
+            if (measured[g])
+                printf(", \"%s_total_us\": %.2f", names[g], total[g] * 1e6);
+        printf("}\n");
+        return;
+    }
+    if (opt->out == OUT_CSV)
+        return;
+    for (int g = 0; g < 2; g++)
+        if (measured[g])
+            printf("%s total over %zu layers (device median x layers): %.1f us\n", names[g],
+                   layers, total[g] * 1e6);
 }
 
 /* ---- a training step end to end ---- */
@@ -564,7 +597,7 @@ measure_split(mpscl_device *d, const options *opt, const operands *o, size_t n, 
                             split.grad, opt->neuron, opt->na, opt->nb, opt->nc), "neuron", PROG);
         whole.grad = split.grad;
         for (int op = 0; op < 4 && rc == 0; op++) {
-            result r = {names[mode][op], n, c, 0, 0, 0, 0, 0, 0};
+            result r = {.op = names[mode][op], .n = n, .c = c, .layers = 1};
             r.bytes = unit * (op % 2 ? 5.0 : 4.0);
             if ((rc = measure(d, op < 2 ? &whole : &split, op, o, opt->iterations, &r)) == 0)
                 print_result(opt, &r, bw, *first);
@@ -623,6 +656,7 @@ parse(int argc, char **argv, options *o)
         {"no-statistics", no_argument, NULL, 'S'},
         {"csv", no_argument, NULL, 'C'},
         {"json", no_argument, NULL, 'J'},
+        {"suite", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0}};
     long v;
     int c, rc;
@@ -639,6 +673,11 @@ parse(int argc, char **argv, options *o)
         switch (c) {
         case 'd': o->device = optarg; break;
         case 's': o->shapes = optarg; break;
+        case 'u':
+            if (strcmp(optarg, "resnet50") != 0)
+                return tool_bad_value(&info, opts, c);
+            o->shapes = RESNET50_SHAPES;
+            break;
         case 'S': o->stats = 0; break;
         case 'C': o->out = OUT_CSV; break;
         case 'J': o->out = OUT_JSON; break;
@@ -677,6 +716,9 @@ main(int argc, char **argv)
     double bw;
     int rc, first = 1;
     const char *p;
+    /* Device medians times layers, per op (forward, gradient), and the layers counted. */
+    double total[2] = {0, 0};
+    size_t layers_total = 0;
 
     if ((rc = parse(argc, argv, &opt)) >= 0)
         return rc;
@@ -697,25 +739,30 @@ main(int argc, char **argv)
         printf("{\"device\": \"%s\", \"copy_gb_per_s\": %.1f, \"results\": [\n",
                mpscl_device_name(d), bw * 1e-9);
     for (p = opt.shapes; rc == 0 && *p != '\0';) {
-        size_t n = 0, c = 0;
+        size_t n = 0, c = 0, layers = 1;
         operands o;
-        int used = 0;
-        if (sscanf(p, "%zux%zu%n", &n, &c, &used) != 2 || n == 0 || c == 0) {
+        int used = 0, more = 0;
+        if (sscanf(p, "%zux%zu%n", &n, &c, &used) != 2 || n == 0 || c == 0 ||
+            (p[used] == '*' && (sscanf(p + used, "*%zu%n", &layers, &more) != 1 || layers == 0))) {
             fprintf(stderr, PROG ": bad shape list at \"%s\"\n", p);
             rc = 2;
             break;
         }
-        p += used + (p[used] == ',');
+        p += used + more;
+        p += *p == ',';
+        layers_total += layers;
         if ((rc = operands_make(d, opt.dtype, n, c, &o)) != 0)
             break;
         for (int g = 0; g < 2 && rc == 0; g++) {
-            result r = {g ? "gradient" : "forward", n, c, 0, 0, 0, 0, 0, 0};
+            result r = {.op = g ? "gradient" : "forward", .n = n, .c = c, .layers = layers};
             if ((g && !opt.gradient) || (!g && !opt.forward))
                 continue;
             r.bytes = (double)n * (double)c * (double)mpscl_data_type_size(opt.dtype) *
                       (g ? 5.0 : opt.stats ? 4.0 : 2.0);
-            if ((rc = measure(d, &k, g, &o, opt.iterations, &r)) == 0)
+            if ((rc = measure(d, &k, g, &o, opt.iterations, &r)) == 0) {
                 print_result(&opt, &r, bw, first);
+                total[g] += r.dev_med * (double)layers;
+            }
             first = 0;
         }
         if (rc == 0 && opt.split)
@@ -728,7 +775,9 @@ main(int argc, char **argv)
         }
         operands_release(&o);
     }
-    if (opt.out == OUT_JSON)
+    if (rc == 0)
+        print_totals(&opt, total, layers_total);
+    else if (opt.out == OUT_JSON)
         printf("\n]}\n");
     mpscl_matrix_batch_normalization_release(k.fwd);
     mpscl_matrix_batch_normalization_release(k.fwd_stats);
