@@ -202,7 +202,8 @@ check_reference(const outputs *o)
  * log (only read to word a message), profiling times (read as 0), device queries that only steer
  * a choice: the type while picking the default device
  * (treated as "not a GPU"), the name while matching MPSCL_DEVICE, the extension string (fp64
- * treated as absent); and everything of the disk program cache (lib/program_cache.c), whose
+ * treated as absent), the float capabilities (correctly rounded division and sqrt treated as
+ * absent); and everything of the disk program cache (lib/program_cache.c), whose
  * every failure is a miss or a skipped store: the platform and device strings of its key, the
  * binary read back for a store, a program made from a cached binary and its build. Success
  * after any other failed call is a bug. */
@@ -213,6 +214,7 @@ tolerated(const char *call)
                                      "clGetEventProfilingInfo", "clGetDeviceInfo(CL_DEVICE_TYPE)",
                                      "clGetDeviceInfo(CL_DEVICE_NAME)",
                                      "clGetDeviceInfo(CL_DEVICE_EXTENSIONS)",
+                                     "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG)",
                                      "clGetDeviceInfo(CL_DEVICE_VENDOR)",
                                      "clGetDeviceInfo(CL_DRIVER_VERSION)", "clGetPlatformInfo",
                                      "clGetProgramInfo", "clCreateProgramWithBinary",

@@ -248,6 +248,7 @@ device_info_name(cl_device_info p)
     case CL_DEVICE_LOCAL_MEM_SIZE: return "clGetDeviceInfo(CL_DEVICE_LOCAL_MEM_SIZE)";
     case CL_DEVICE_VENDOR: return "clGetDeviceInfo(CL_DEVICE_VENDOR)";
     case CL_DRIVER_VERSION: return "clGetDeviceInfo(CL_DRIVER_VERSION)";
+    case CL_DEVICE_SINGLE_FP_CONFIG: return "clGetDeviceInfo(CL_DEVICE_SINGLE_FP_CONFIG)";
     default: return "clGetDeviceInfo(other)";
     }
 }
