@@ -177,6 +177,74 @@ allocate(step *st)
     return MPSCL_SUCCESS;
 }
 
+/* ---- one step of either operation ---- */
+
+/* What the forward's step and the gradient's do differently; args is the operation's own
+ * argument struct (forward_args, gradient_args). */
+typedef struct step_ops {
+    mpscl_status (*check)(step *st, const void *args);       /* local checks, sizes */
+    void (*fields)(step *st, const void *args);             /* what every rank must share */
+    void (*pin)(const step *st, const void *args, size_t saved[2]);
+    void (*unpin)(const void *args, const size_t saved[2]);
+    /* A round's local phase (partials read back to st->host_local), and the apply (every
+     * rank's partials from st->host_all), each encoded into one command buffer. */
+    mpscl_status (*encode_local)(step *st, const void *args, mpscl_command_buffer *cb,
+                                 size_t round);
+    mpscl_status (*encode_apply)(step *st, const void *args, mpscl_command_buffer *cb);
+    const char *local_name, *apply_name;    /* for messages */
+} step_ops;
+
+/* A device phase: a command buffer with the local phase of `round` (apply 0) or the apply,
+ * committed and waited for; its time joins the step's timings. */
+static mpscl_status
+device_phase(step *st, const step_ops *ops, const void *args, size_t round, int apply)
+{
+    mpscl_command_buffer *cb = NULL;
+    struct timespec t0;
+    mpscl_status s;
+
+    mpscl_mpi__mark(&t0);
+    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
+        return s;
+    s = apply ? ops->encode_apply(st, args, cb) : ops->encode_local(st, args, cb, round);
+    s = mpscl_mpi__finish(st, cb, s, apply ? ops->apply_name : ops->local_name);
+    *(apply ? &st->t.apply_us : &st->t.local_us) += mpscl_mpi__us_since(&t0);
+    return s;
+}
+
+/* The step the file's head describes. has_kernel: the args' kernel object is not NULL. */
+static mpscl_status
+run(step *st, MPI_Comm comm, const step_ops *ops, const void *args, int has_kernel,
+    mpscl_device *device, mpscl_mpi_timings *timings)
+{
+    mpscl_status s;
+
+    if ((s = mpscl_mpi__begin(st, comm)) != MPSCL_SUCCESS) {
+        mpscl_mpi__end(st, s, timings);
+        return s;
+    }
+    st->device = device;
+    if (!has_kernel)
+        s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st->fn,
+                            st->rank);
+    else if ((s = ops->check(st, args)) == MPSCL_SUCCESS)
+        s = allocate(st);
+    if (has_kernel)
+        ops->fields(st, args);
+    s = mpscl_mpi__agree(st, s);
+    if (s == MPSCL_SUCCESS) {
+        size_t saved[2];
+        ops->pin(st, args, saved);
+        for (size_t round = 0; s == MPSCL_SUCCESS && round < st->rounds; round++)
+            s = mpscl_mpi__exchange(st, device_phase(st, ops, args, round, 0), round);
+        if (s == MPSCL_SUCCESS)
+            s = mpscl_mpi__settle(st, device_phase(st, ops, args, 0, 1));
+        ops->unpin(args, saved);
+    }
+    mpscl_mpi__end(st, s, timings);
+    return s;
+}
+
 /* ---- the forward ---- */
 
 typedef struct forward_args {
@@ -189,8 +257,9 @@ typedef struct forward_args {
 } forward_args;
 
 static mpscl_status
-forward_check(step *st, const forward_args *a)
+forward_check(step *st, const void *args)
 {
+    const forward_args *a = args;
     mpscl_matrix_batch_normalization *k = a->k;
     mpscl_origin o = mpscl_matrix_batch_normalization_source_matrix_origin(k);
     mpscl_data_type type;
@@ -228,8 +297,10 @@ forward_check(step *st, const forward_args *a)
 }
 
 static void
-forward_fields(step *st, const mpscl_matrix_batch_normalization *k)
+forward_fields(step *st, const void *args)
 {
+    const mpscl_matrix_batch_normalization *k = ((const forward_args *)args)->k;
+
     st->fields[F_ROWS] = st->rows;
     st->fields[F_COLUMNS] = st->columns;
     st->fields[F_BATCHES] = st->batches;
@@ -299,49 +370,35 @@ forward_normalize(const step *st, const forward_args *a, mpscl_command_buffer *c
 }
 
 /* Round r's local phase: round 0 alone, later rounds behind the previous round's combine (which
- * wrote the mean they need), in one command buffer and one wait. */
+ * wrote the mean they need), in one command buffer. */
 static mpscl_status
-forward_local(step *st, const forward_args *a, size_t round)
+forward_encode_local(step *st, const void *args, mpscl_command_buffer *cb, size_t round)
 {
-    mpscl_command_buffer *cb = NULL;
-    struct timespec t0;
-    mpscl_status s;
+    const forward_args *a = args;
+    mpscl_status s = MPSCL_SUCCESS;
 
-    mpscl_mpi__mark(&t0);
-    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
-        return s;
     if (round > 0)
         s = forward_combine(st, a, cb, round - 1);
-    if (s == MPSCL_SUCCESS)
-        s = forward_partials(st, a, cb, round);
-    s = mpscl_mpi__finish(st, cb, s, "the share's partial statistics");
-    st->t.local_us += mpscl_mpi__us_since(&t0);
-    return s;
+    return s == MPSCL_SUCCESS ? forward_partials(st, a, cb, round) : s;
 }
 
 static mpscl_status
-forward_apply(step *st, const forward_args *a)
+forward_encode_apply(step *st, const void *args, mpscl_command_buffer *cb)
 {
-    mpscl_command_buffer *cb = NULL;
-    struct timespec t0;
-    mpscl_status s;
+    const forward_args *a = args;
+    mpscl_status s = forward_combine(st, a, cb, st->rounds - 1);
 
-    mpscl_mpi__mark(&t0);
-    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
-        return s;
-    if ((s = forward_combine(st, a, cb, st->rounds - 1)) == MPSCL_SUCCESS)
-        s = forward_normalize(st, a, cb);
-    s = mpscl_mpi__finish(st, cb, s, "the combine and the normalisation");
-    st->t.apply_us += mpscl_mpi__us_since(&t0);
-    return s;
+    return s == MPSCL_SUCCESS ? forward_normalize(st, a, cb) : s;
 }
 
 /* The combine finds C and the batch from its vectors' lengths where the properties leave them
  * open (SIZE_MAX): pinned to the share's own for the call, they mean the same to every phase
  * however long the caller's vectors are. Put back by unpin. */
 static void
-forward_pin(const step *st, mpscl_matrix_batch_normalization *k, size_t saved[2])
+forward_pin(const step *st, const void *args, size_t saved[2])
 {
+    mpscl_matrix_batch_normalization *k = ((const forward_args *)args)->k;
+
     saved[0] = mpscl_matrix_batch_normalization_source_input_feature_channels(k);
     saved[1] = mpscl_matrix_batch_normalization_batch_size(k);
     (void)mpscl_matrix_batch_normalization_set_source_input_feature_channels(k, st->columns);
@@ -349,8 +406,10 @@ forward_pin(const step *st, mpscl_matrix_batch_normalization *k, size_t saved[2]
 }
 
 static void
-forward_unpin(mpscl_matrix_batch_normalization *k, const size_t saved[2])
+forward_unpin(const void *args, const size_t saved[2])
 {
+    mpscl_matrix_batch_normalization *k = ((const forward_args *)args)->k;
+
     (void)mpscl_matrix_batch_normalization_set_source_input_feature_channels(k, saved[0]);
     (void)mpscl_matrix_batch_normalization_set_batch_size(k, saved[1]);
 }
@@ -362,34 +421,16 @@ mpscl_mpi_matrix_batch_normalization_run(
     const mpscl_vector *beta, mpscl_matrix *result, mpscl_vector *running_mean,
     mpscl_vector *running_variance, mpscl_mpi_timings *timings)
 {
+    static const step_ops ops = {forward_check, forward_fields, forward_pin, forward_unpin,
+                                 forward_encode_local, forward_encode_apply,
+                                 "the share's partial statistics",
+                                 "the combine and the normalisation"};
     forward_args a = {k, input, mean, variance, gamma, beta, result, running_mean,
                       running_variance};
     step st = {.fn = "mpi_matrix_batch_normalization_run", .mode_name = "momentum"};
-    mpscl_status s;
 
-    if ((s = mpscl_mpi__begin(&st, comm)) != MPSCL_SUCCESS) {
-        mpscl_mpi__end(&st, s, timings);
-        return s;
-    }
-    st.device = mpscl_matrix_batch_normalization_device(k);
-    if (k == NULL)
-        s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
-    else if ((s = forward_check(&st, &a)) == MPSCL_SUCCESS)
-        s = allocate(&st);
-    if (k != NULL)
-        forward_fields(&st, k);
-    s = mpscl_mpi__agree(&st, s);
-    if (s == MPSCL_SUCCESS) {
-        size_t saved[2];
-        forward_pin(&st, k, saved);
-        for (size_t round = 0; s == MPSCL_SUCCESS && round < st.rounds; round++)
-            s = mpscl_mpi__exchange(&st, forward_local(&st, &a, round), round);
-        if (s == MPSCL_SUCCESS)
-            s = mpscl_mpi__settle(&st, forward_apply(&st, &a));
-        forward_unpin(k, saved);
-    }
-    mpscl_mpi__end(&st, s, timings);
-    return s;
+    return run(&st, comm, &ops, &a, k != NULL, mpscl_matrix_batch_normalization_device(k),
+               timings);
 }
 
 /* ---- the gradient ---- */
@@ -403,8 +444,9 @@ typedef struct gradient_args {
 } gradient_args;
 
 static mpscl_status
-gradient_check(step *st, const gradient_args *a)
+gradient_check(step *st, const void *args)
 {
+    const gradient_args *a = args;
     mpscl_matrix_batch_normalization_gradient *k = a->k;
     mpscl_data_type type;
     mpscl_status s;
@@ -445,8 +487,10 @@ gradient_check(step *st, const gradient_args *a)
 }
 
 static void
-gradient_fields(step *st, const mpscl_matrix_batch_normalization_gradient *k)
+gradient_fields(step *st, const void *args)
 {
+    const mpscl_matrix_batch_normalization_gradient *k = ((const gradient_args *)args)->k;
+
     st->fields[F_ROWS] = st->rows;
     st->fields[F_COLUMNS] = st->columns;
     st->fields[F_BATCHES] = st->batches;
@@ -465,52 +509,44 @@ gradient_fields(step *st, const mpscl_matrix_batch_normalization_gradient *k)
         (uint64_t)mpscl_matrix_batch_normalization_gradient_reproducible(k);
 }
 
+/* The gradient has one round. */
 static mpscl_status
-gradient_local(step *st, const gradient_args *a)
+gradient_encode_local(step *st, const void *args, mpscl_command_buffer *cb, size_t round)
 {
-    mpscl_command_buffer *cb = NULL;
-    struct timespec t0;
+    const gradient_args *a = args;
     mpscl_status s;
 
-    mpscl_mpi__mark(&t0);
-    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
-        return s;
+    (void)round;
     if ((s = mpscl_matrix_batch_normalization_gradient_encode_partial_sums(
              a->k, cb, a->gradient, a->input, a->mean, a->variance, a->gamma, a->beta,
              st->local)) != MPSCL_SUCCESS)
-        s = mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_partial_sums");
-    else if ((s = mpscl_vector_encode_read(st->local, cb, st->host_local)) != MPSCL_SUCCESS)
-        s = mpscl_mpi__fail_core(st, s, "reading the share's partials back");
-    s = mpscl_mpi__finish(st, cb, s, "the share's partial sums");
-    st->t.local_us += mpscl_mpi__us_since(&t0);
-    return s;
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_partial_sums");
+    if ((s = mpscl_vector_encode_read(st->local, cb, st->host_local)) != MPSCL_SUCCESS)
+        return mpscl_mpi__fail_core(st, s, "reading the share's partials back");
+    return MPSCL_SUCCESS;
 }
 
 static mpscl_status
-gradient_apply(step *st, const gradient_args *a)
+gradient_encode_apply(step *st, const void *args, mpscl_command_buffer *cb)
 {
-    mpscl_command_buffer *cb = NULL;
-    struct timespec t0;
+    const gradient_args *a = args;
     mpscl_status s;
 
-    mpscl_mpi__mark(&t0);
-    if ((s = mpscl_mpi__new_buffer(st, &cb)) != MPSCL_SUCCESS)
-        return s;
     if ((s = mpscl_vector_encode_write(st->all, cb, st->host_all)) != MPSCL_SUCCESS)
-        s = mpscl_mpi__fail_core(st, s, "writing every rank's partials");
-    else if ((s = mpscl_matrix_batch_normalization_gradient_encode_apply(
-                  a->k, cb, a->gradient, a->input, a->mean, a->variance, a->gamma, a->beta,
-                  st->all, (size_t)st->size, a->dx, a->dgamma, a->dbeta)) != MPSCL_SUCCESS)
-        s = mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_apply");
-    s = mpscl_mpi__finish(st, cb, s, "the apply");
-    st->t.apply_us += mpscl_mpi__us_since(&t0);
-    return s;
+        return mpscl_mpi__fail_core(st, s, "writing every rank's partials");
+    if ((s = mpscl_matrix_batch_normalization_gradient_encode_apply(
+             a->k, cb, a->gradient, a->input, a->mean, a->variance, a->gamma, a->beta, st->all,
+             (size_t)st->size, a->dx, a->dgamma, a->dbeta)) != MPSCL_SUCCESS)
+        return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_encode_apply");
+    return MPSCL_SUCCESS;
 }
 
 /* As forward_pin: C and the batch of the share, for every phase. */
 static void
-gradient_pin(const step *st, mpscl_matrix_batch_normalization_gradient *k, size_t saved[2])
+gradient_pin(const step *st, const void *args, size_t saved[2])
 {
+    mpscl_matrix_batch_normalization_gradient *k = ((const gradient_args *)args)->k;
+
     saved[0] = mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(k);
     saved[1] = mpscl_matrix_batch_normalization_gradient_batch_size(k);
     (void)mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(k,
@@ -519,8 +555,10 @@ gradient_pin(const step *st, mpscl_matrix_batch_normalization_gradient *k, size_
 }
 
 static void
-gradient_unpin(mpscl_matrix_batch_normalization_gradient *k, const size_t saved[2])
+gradient_unpin(const void *args, const size_t saved[2])
 {
+    mpscl_matrix_batch_normalization_gradient *k = ((const gradient_args *)args)->k;
+
     (void)mpscl_matrix_batch_normalization_gradient_set_source_input_feature_channels(k,
                                                                                    saved[0]);
     (void)mpscl_matrix_batch_normalization_gradient_set_batch_size(k, saved[1]);
@@ -534,33 +572,15 @@ mpscl_mpi_matrix_batch_normalization_gradient_run(
     mpscl_vector *result_gradient_for_gamma, mpscl_vector *result_gradient_for_beta,
     mpscl_mpi_timings *timings)
 {
+    static const step_ops ops = {gradient_check, gradient_fields, gradient_pin, gradient_unpin,
+                                 gradient_encode_local, gradient_encode_apply,
+                                 "the share's partial sums", "the apply"};
     gradient_args a = {k, gradient, input, mean, variance, gamma, beta,
                        result_gradient_for_data, result_gradient_for_gamma,
                        result_gradient_for_beta};
     step st = {.fn = "mpi_matrix_batch_normalization_gradient_run",
                .mode_name = "frozen_statistics"};
-    mpscl_status s;
 
-    if ((s = mpscl_mpi__begin(&st, comm)) != MPSCL_SUCCESS) {
-        mpscl_mpi__end(&st, s, timings);
-        return s;
-    }
-    st.device = mpscl_matrix_batch_normalization_gradient_device(k);
-    if (k == NULL)
-        s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st.fn, st.rank);
-    else if ((s = gradient_check(&st, &a)) == MPSCL_SUCCESS)
-        s = allocate(&st);
-    if (k != NULL)
-        gradient_fields(&st, k);
-    s = mpscl_mpi__agree(&st, s);
-    if (s == MPSCL_SUCCESS) {
-        size_t saved[2];
-        gradient_pin(&st, k, saved);
-        s = mpscl_mpi__exchange(&st, gradient_local(&st, &a), 0);
-        if (s == MPSCL_SUCCESS)
-            s = mpscl_mpi__settle(&st, gradient_apply(&st, &a));
-        gradient_unpin(k, saved);
-    }
-    mpscl_mpi__end(&st, s, timings);
-    return s;
+    return run(&st, comm, &ops, &a, k != NULL,
+               mpscl_matrix_batch_normalization_gradient_device(k), timings);
 }
