@@ -21,41 +21,15 @@
 
 #include <mpscl/mpscl.h>
 
+#include "tools/bench.h"
 #include "tools/tool_util.h"
 
-#define PROG "mpscl-bench"
 #define DEFAULT_SHAPES "65536x1024,4096x4096,1048576x64,256x16384,32768x256,1024x1024,128x512"
 /* ResNet-50's 53 batch-norm layers at batch 32, channels last (N = 32 H W rows, C channels), as
  * 12 shapes, each with its number of layers. */
 #define RESNET50_SHAPES \
     "401408x64*1,100352x64*6,100352x256*4,100352x128*1,25088x128*7,25088x512*5,25088x256*1," \
     "6272x256*11,6272x1024*7,6272x512*1,1568x512*5,1568x2048*4"
-
-typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } output_kind;
-
-typedef struct options {
-    const char *device, *shapes, *neuron_text, *dtype_text;
-    mpscl_data_type dtype;
-    int forward, gradient, step, split, iterations, stats;
-    output_kind out;
-    mpscl_neuron_type neuron;
-    float na, nb, nc;
-} options;
-
-typedef struct result {
-    const char *op;
-    size_t n, c, layers;
-    double dev_med, dev_min, e2e_med, e2e_min, timed_med, bytes;
-} result;
-
-typedef struct operands {
-    mpscl_matrix *x, *dy, *out;
-    mpscl_vector *mean, *var, *gamma, *beta, *dgamma, *dbeta;
-    mpscl_vector *part, *gpart;   /* one share's partials, for either mode */
-} operands;
-
-/* What a measured command buffer encodes. */
-enum { OP_FORWARD, OP_GRADIENT, OP_FORWARD_SPLIT, OP_GRADIENT_SPLIT };
 
 static void
 usage(FILE *f)
@@ -220,11 +194,6 @@ operands_make(mpscl_device *d, mpscl_data_type t, size_t n, size_t c, operands *
     return ok ? 0 : 1;
 }
 
-typedef struct kernels {
-    mpscl_matrix_batch_normalization *fwd;
-    mpscl_matrix_batch_normalization *fwd_stats;   /* the training step's: statistics on */
-    mpscl_matrix_batch_normalization_gradient *grad;
-} kernels;
 
 /* The forward's split phases with one share: every round's partial and combine, then the
  * normalisation (fwd: statistics off). */
@@ -245,8 +214,8 @@ encode_forward_split(const kernels *k, mpscl_command_buffer *cb, const operands 
                                                                         o->out);
 }
 
-static mpscl_status
-encode(const kernels *k, int op, mpscl_command_buffer *cb, const operands *o)
+mpscl_status
+bench_encode(const kernels *k, int op, mpscl_command_buffer *cb, const operands *o)
 {
     mpscl_status s;
 
@@ -281,7 +250,7 @@ run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int op,
     double t0 = tool_now();
     int rc = tool_check(mpscl_command_buffer_create_with_options(d, cb_options, &cb),
                         "command buffer", PROG) ||
-             tool_check(encode(k, op, cb, o), "encode", PROG) ||
+             tool_check(bench_encode(k, op, cb, o), "encode", PROG) ||
              tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
              tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG);
 
@@ -291,8 +260,8 @@ run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int op,
     return rc;
 }
 
-static int
-measure(mpscl_device *d, const kernels *k, int op, const operands *o, int iterations,
+int
+bench_measure(mpscl_device *d, const kernels *k, int op, const operands *o, int iterations,
         result *r)
 {
     double *dev = calloc((size_t)iterations, sizeof(double));
@@ -337,8 +306,8 @@ measure(mpscl_device *d, const kernels *k, int op, const operands *o, int iterat
     return rc;
 }
 
-static void
-print_result(const options *opt, const result *r, double copy_bw, int first)
+void
+bench_print_result(const options *opt, const result *r, double copy_bw, int first)
 {
     double gbs = r->bytes / r->dev_med * 1e-9;
 
@@ -395,219 +364,6 @@ print_totals(const options *opt, const double total[2], size_t layers)
         if (measured[g])
             printf("%s total over %zu layers (device median x layers): %.1f us\n", names[g],
                    layers, total[g] * 1e6);
-}
-
-/* ---- a training step end to end ---- */
-
-/* What a step moves between host and device, beside the operands of operands_make. */
-typedef struct step_io {
-    mpscl_matrix *y;
-    mpscl_vector *run_mean, *run_var;
-    unsigned char *x, *dy, *dx;
-    float *dgamma, *dbeta;
-    size_t row_bytes;
-} step_io;
-
-static void
-step_io_release(step_io *io)
-{
-    mpscl_matrix_release(io->y);
-    mpscl_vector_release(io->run_mean);
-    mpscl_vector_release(io->run_var);
-    free(io->x);
-    free(io->dy);
-    free(io->dx);
-    free(io->dgamma);
-    free(io->dbeta);
-    memset(io, 0, sizeof *io);
-}
-
-static int
-step_io_make(mpscl_device *d, const operands *o, step_io *io)
-{
-    mpscl_data_type t = mpscl_matrix_data_type(o->x);
-    size_t n = mpscl_matrix_rows(o->x), c = mpscl_matrix_columns(o->x);
-    size_t es = mpscl_data_type_size(t);
-    mpscl_matrix_descriptor md = mpscl_matrix_descriptor_make(n, c, mpscl_matrix_row_bytes(o->x), t);
-    mpscl_vector_descriptor vd = mpscl_vector_descriptor_make(c, MPSCL_DATA_TYPE_FLOAT32);
-    int ok;
-
-    memset(io, 0, sizeof *io);
-    io->row_bytes = c * es;
-    io->x = malloc(n * c * es);
-    io->dy = malloc(n * c * es);
-    io->dx = malloc(n * c * es);
-    io->dgamma = calloc(c, sizeof(float));
-    io->dbeta = calloc(c, sizeof(float));
-    ok = io->x != NULL && io->dy != NULL && io->dx != NULL && io->dgamma != NULL &&
-         io->dbeta != NULL;
-    ok = ok && !tool_check(mpscl_matrix_create(d, &md, &io->y), "matrix", PROG) &&
-         !tool_check(mpscl_vector_create(d, &vd, &io->run_mean), "vector", PROG) &&
-         !tool_check(mpscl_vector_create(d, &vd, &io->run_var), "vector", PROG) &&
-         !tool_check(mpscl_matrix_read(o->x, io->x, io->row_bytes), "read", PROG) &&
-         !tool_check(mpscl_matrix_read(o->dy, io->dy, io->row_bytes), "read", PROG) &&
-         !tool_check(mpscl_vector_read(o->gamma, io->dgamma), "read", PROG) &&
-         !tool_check(mpscl_vector_write(io->run_mean, io->dgamma), "write", PROG) &&
-         !tool_check(mpscl_vector_write(io->run_var, io->dgamma), "write", PROG);
-    if (!ok)
-        step_io_release(io);
-    return ok ? 0 : 1;
-}
-
-/* The step's kernels into cb: forward with batch and running statistics, then the gradient. */
-static mpscl_status
-encode_step_kernels(const kernels *k, mpscl_command_buffer *cb, const operands *o,
-                    const step_io *io)
-{
-    mpscl_status s = mpscl_matrix_batch_normalization_encode_with_running_statistics(
-        k->fwd_stats, cb, o->x, o->mean, o->var, o->gamma, o->beta, io->y, io->run_mean,
-        io->run_var);
-    return s != MPSCL_SUCCESS ? s : encode(k, 1, cb, o);
-}
-
-/* One step, wall clock: transfers encoded into the step's command buffer (one wait), or blocking
- * transfers before and after it. */
-static int
-step_once(mpscl_device *d, const kernels *k, const operands *o, step_io *io, int encoded,
-          double *wall)
-{
-    mpscl_command_buffer *cb = NULL;
-    double t0 = tool_now();
-    int rc;
-
-    if (encoded)
-        rc = tool_check(mpscl_command_buffer_create_with_options(
-                            d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, &cb), "command buffer", PROG) ||
-             tool_check(mpscl_matrix_encode_write(o->x, cb, io->x, io->row_bytes), "write", PROG) ||
-             tool_check(mpscl_matrix_encode_write(o->dy, cb, io->dy, io->row_bytes), "write", PROG) ||
-             tool_check(encode_step_kernels(k, cb, o, io), "encode", PROG) ||
-             tool_check(mpscl_matrix_encode_read(o->out, cb, io->dx, io->row_bytes), "read", PROG) ||
-             tool_check(mpscl_vector_encode_read(o->dgamma, cb, io->dgamma), "read", PROG) ||
-             tool_check(mpscl_vector_encode_read(o->dbeta, cb, io->dbeta), "read", PROG) ||
-             tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
-             tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG);
-    else
-        rc = tool_check(mpscl_matrix_write(o->x, io->x, io->row_bytes), "write", PROG) ||
-             tool_check(mpscl_matrix_write(o->dy, io->dy, io->row_bytes), "write", PROG) ||
-             tool_check(mpscl_command_buffer_create_with_options(
-                            d, MPSCL_COMMAND_BUFFER_OPTION_NO_GPU_TIMES, &cb), "command buffer", PROG) ||
-             tool_check(encode_step_kernels(k, cb, o, io), "encode", PROG) ||
-             tool_check(mpscl_command_buffer_commit(cb), "commit", PROG) ||
-             tool_check(mpscl_command_buffer_wait_until_completed(cb), "run", PROG) ||
-             tool_check(mpscl_matrix_read(o->out, io->dx, io->row_bytes), "read", PROG) ||
-             tool_check(mpscl_vector_read(o->dgamma, io->dgamma), "read", PROG) ||
-             tool_check(mpscl_vector_read(o->dbeta, io->dbeta), "read", PROG);
-    *wall = tool_now() - t0;
-    mpscl_command_buffer_release(cb);
-    return rc;
-}
-
-/* Median and best step times, encoded and blocking, run in alternating blocks of ten so that a
- * change in machine load falls on both. */
-static int
-measure_step(mpscl_device *d, const kernels *k, const operands *o, int iterations,
-             double med[2], double best[2])
-{
-    double *t[2] = {calloc((size_t)iterations, sizeof(double)),
-                    calloc((size_t)iterations, sizeof(double))};
-    step_io io;
-    int rc = t[0] == NULL || t[1] == NULL || step_io_make(d, o, &io);
-
-    for (int i = 0; i < 3 && rc == 0; i++)
-        for (int e = 0; e < 2 && rc == 0; e++)
-            rc = step_once(d, k, o, &io, e, &(double){0});
-    for (int block = 0; block < iterations && rc == 0; block += 10)
-        for (int e = 0; e < 2 && rc == 0; e++)
-            for (int i = block; i < iterations && i < block + 10 && rc == 0; i++)
-                rc = step_once(d, k, o, &io, e, &t[e][i]);
-    for (int e = 0; e < 2 && rc == 0; e++) {
-        tool_sort(t[e], iterations);
-        med[e] = t[e][iterations / 2];
-        best[e] = t[e][0];
-    }
-    if (t[0] != NULL && t[1] != NULL)
-        step_io_release(&io);
-    free(t[0]);
-    free(t[1]);
-    return rc;
-}
-
-static void
-print_step(const options *opt, size_t n, size_t c, const double med[2], const double best[2],
-           int first)
-{
-    /* [0] blocking, [1] encoded */
-    if (opt->out == OUT_CSV) {
-        if (first)
-            printf("op,rows,columns,dtype,encoded_median_us,encoded_min_us,blocking_median_us,"
-                   "blocking_min_us,speedup\n");
-        printf("step,%zu,%zu,%s,%.2f,%.2f,%.2f,%.2f,%.2f\n", n, c, opt->dtype_text, med[1] * 1e6,
-               best[1] * 1e6, med[0] * 1e6, best[0] * 1e6, med[0] / med[1]);
-    } else if (opt->out == OUT_JSON) {
-        printf("%s  {\"op\": \"step\", \"rows\": %zu, \"columns\": %zu, \"dtype\": \"%s\", "
-               "\"encoded_median_us\": %.2f, \"encoded_min_us\": %.2f, "
-               "\"blocking_median_us\": %.2f, \"blocking_min_us\": %.2f, \"speedup\": %.2f}",
-               first ? "" : ",\n", n, c, opt->dtype_text, med[1] * 1e6, best[1] * 1e6,
-               med[0] * 1e6, best[0] * 1e6, med[0] / med[1]);
-    } else {
-        if (first)
-            printf("%-9s %-14s %-6s %14s %14s %14s %14s %8s\n", "op", "shape", "dtype",
-                   "encoded med", "encoded min", "blocking med", "blocking min", "speedup");
-        printf("%-9s %7zux%-6zu %-6s %11.1f us %11.1f us %11.1f us %11.1f us %7.2fx\n", "step", n,
-               c, opt->dtype_text, med[1] * 1e6, best[1] * 1e6, med[0] * 1e6, best[0] * 1e6,
-               med[0] / med[1]);
-    }
-}
-
-/* --op split on one shape: per mode, the one-encode forward (statistics on) and gradient, then
- * their split phases with one share. */
-static int
-measure_split(mpscl_device *d, const options *opt, const operands *o, size_t n, size_t c,
-              double bw, int *first)
-{
-    static const char *const names[2][4] = {
-        {"forward", "gradient", "fwd-split", "grad-split"},
-        {"fwd-repro", "grad-repro", "fwd-split-repro", "grad-split-repro"},
-    };
-    double unit = (double)n * (double)c * (double)mpscl_data_type_size(opt->dtype);
-    int rc = 0;
-
-    if (opt->dtype == MPSCL_DATA_TYPE_FLOAT64) {
-        fprintf(stderr, PROG ": --op split: the split phases take f32, f16 and bf16 data\n");
-        return 2;
-    }
-    for (int mode = 0; mode < 2 && rc == 0; mode++) {
-        kernels whole = {NULL, NULL, NULL}, split = {NULL, NULL, NULL};
-        rc = tool_check(mpscl_matrix_batch_normalization_create(d, &split.fwd), "kernel", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_set_reproducible(split.fwd, mode),
-                        "property", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_set_neuron_type(split.fwd, opt->neuron,
-                                                                         opt->na, opt->nb,
-                                                                         opt->nc), "neuron", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_copy(split.fwd, NULL, &whole.fwd),
-                        "kernel", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_set_compute_statistics(whole.fwd, 1),
-                        "property", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_gradient_create(d, &split.grad),
-                        "kernel", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_gradient_set_reproducible(split.grad,
-                                                                                  mode),
-                        "property", PROG) ||
-             tool_check(mpscl_matrix_batch_normalization_gradient_set_neuron_type(
-                            split.grad, opt->neuron, opt->na, opt->nb, opt->nc), "neuron", PROG);
-        whole.grad = split.grad;
-        for (int op = 0; op < 4 && rc == 0; op++) {
-            result r = {.op = names[mode][op], .n = n, .c = c, .layers = 1};
-            r.bytes = unit * (op % 2 ? 5.0 : 4.0);
-            if ((rc = measure(d, op < 2 ? &whole : &split, op, o, opt->iterations, &r)) == 0)
-                print_result(opt, &r, bw, *first);
-            *first = 0;
-        }
-        mpscl_matrix_batch_normalization_release(split.fwd);
-        mpscl_matrix_batch_normalization_release(whole.fwd);
-        mpscl_matrix_batch_normalization_gradient_release(split.grad);
-    }
-    return rc;
 }
 
 static int
@@ -759,18 +515,18 @@ main(int argc, char **argv)
                 continue;
             r.bytes = (double)n * (double)c * (double)mpscl_data_type_size(opt.dtype) *
                       (g ? 5.0 : opt.stats ? 4.0 : 2.0);
-            if ((rc = measure(d, &k, g, &o, opt.iterations, &r)) == 0) {
-                print_result(&opt, &r, bw, first);
+            if ((rc = bench_measure(d, &k, g, &o, opt.iterations, &r)) == 0) {
+                bench_print_result(&opt, &r, bw, first);
                 total[g] += r.dev_med * (double)layers;
             }
             first = 0;
         }
         if (rc == 0 && opt.split)
-            rc = measure_split(d, &opt, &o, n, c, bw, &first);
+            rc = bench_measure_split(d, &opt, &o, n, c, bw, &first);
         if (rc == 0 && opt.step) {
             double med[2], best[2];
-            if ((rc = measure_step(d, &k, &o, opt.iterations, med, best)) == 0)
-                print_step(&opt, n, c, med, best, first);
+            if ((rc = bench_measure_step(d, &k, &o, opt.iterations, med, best)) == 0)
+                bench_print_step(&opt, n, c, med, best, first);
             first = 0;
         }
         operands_release(&o);
