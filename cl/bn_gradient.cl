@@ -388,32 +388,29 @@ rows_partials(GRADIENT_INPUT_ARGS, uint tile_items)
     }
 }
 
-/* Chunks in reverse order (apply_chunk: the rows pass 1 read last are the likeliest in the
- * cache), each chunk's rows first to last (a CPU prefetches forward streams best). */
+/* dgamma and dbeta (chunk 0) and dx of the chunk's rows, from the tile's constants (a[0..3]),
+ * its column sums (a[4], a[5]) and the row count they cover. Chunks in reverse order
+ * (apply_chunk: the rows pass 1 read last are the likeliest in the cache), each chunk's rows
+ * first to last (a CPU prefetches forward streams best). */
 HELPER void
-rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
+rows_apply_sums(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint j0, uint count,
+                __local realv *const *a, real total)
 {
-    uint b = get_global_id(2), chunk = apply_chunk(), chunks = get_num_groups(1), count;
-    uint j0 = tile_columns(c, tile_items, &count);
+    uint b = get_global_id(2), chunk = apply_chunk();
     ulong vb = (ulong)batch_first + b, r0, r1;
-    __local realv *a[ROWS_ARRAYS];
-
-    tile_arrays(lds, tile_items, a);
     __local realv *lmu = a[0], *lis = a[1], *lg = a[2], *lbt = a[3], *mdz = a[4], *mdzxh = a[5];
     __local realv *scale = a[6];
     __global const data_t *dyb = dy + dy_off + vb * dy_ms + j0;
     __global const data_t *xb = x + x_off + vb * x_ms + j0;
     __global data_t *dxb = dx + dx_off + vb * dx_ms + j0;
 
-    load_tile_constants(GRADIENT_INPUTS, vb, j0, count, lmu, lis, lg, lbt);
-    tile_totals(partials, b, chunks, c, j0, count, 2, mdz, mdzxh, a[6], a[7]);
     for (uint q = 0; q < count; q++) {
         if (chunk == 0)
             write_parameter_gradients(GRADIENT_OUTPUTS, batch_first, j0 + q * VW, b, mdz[q],
                                       mdzxh[q]);
 #if !FROZEN
-        mdz[q] /= (real)n;
-        mdzxh[q] /= (real)n;
+        mdz[q] /= total;
+        mdzxh[q] /= total;
 #endif
         scale[q] = lg[q] * lis[q];
     }
@@ -427,6 +424,20 @@ rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
             STOREV(dxr, q * VW, DX_OF(scale[q], dz, xh, mdz[q], mdzxh[q]));
         }
     }
+}
+
+HELPER void
+rows_apply(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items)
+{
+    uint b = get_global_id(2), chunks = get_num_groups(1), count;
+    uint j0 = tile_columns(c, tile_items, &count);
+    ulong vb = (ulong)batch_first + b;
+    __local realv *a[ROWS_ARRAYS];
+
+    tile_arrays(lds, tile_items, a);
+    load_tile_constants(GRADIENT_INPUTS, vb, j0, count, a[0], a[1], a[2], a[3]);
+    tile_totals(partials, b, chunks, c, j0, count, 2, a[4], a[5], a[6], a[7]);
+    rows_apply_sums(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j0, count, a, (real)n);
 }
 
 __kernel void

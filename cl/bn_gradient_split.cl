@@ -160,4 +160,31 @@ bn_gradient_apply_split(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, __global cons
     write_dx(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j, b, r0, r1, sum_dz, sum_dz_xh, (real)total);
 }
 
+/* The same from row streaming's geometry (global: column tiles, chunks, matrices; one item a
+ * group): the tile's global sums from the partials, then rows_apply_sums with the global N. */
+__kernel void
+bn_gradient_rows_apply_split(GRADIENT_INPUT_ARGS, GRADIENT_OUTPUT_ARGS, uint tile_items,
+                             __global const uint *part, ulong part_off, ulong part_vs,
+                             uint shares)
+{
+    uint b = get_global_id(2), count;
+    uint j0 = tile_columns(c, tile_items, &count);
+    ulong vb = (ulong)batch_first + b, total = 0;
+    __local realv *a[ROWS_ARRAYS];
+
+    tile_arrays(lds, tile_items, a);
+    load_tile_constants(GRADIENT_INPUTS, vb, j0, count, a[0], a[1], a[2], a[3]);
+    for (uint q = 0; q < count; q++) {
+        real t1[VW], t2[VW];
+        for (uint v = 0; v < VW; v++) {
+            total = 0;
+            split_sums(part + part_off + vb * part_vs, shares, c, j0 + q * VW + v, &t1[v], &t2[v],
+                       &total);
+        }
+        a[4][q] = LOAD_PARTIALS(t1, 0);
+        a[5][q] = LOAD_PARTIALS(t2, 0);
+    }
+    rows_apply_sums(GRADIENT_INPUTS, GRADIENT_OUTPUTS, j0, count, a, (real)total);
+}
+
 #endif /* SPLIT */

@@ -72,13 +72,14 @@ enum { OP_DY, OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_DX, OP_DGAMMA, OP_DBE
 
 enum { KERNEL_PARTIALS, KERNEL_APPLY, KERNEL_FUSED, KERNEL_ROWS_PARTIALS, KERNEL_ROWS_APPLY,
        KERNEL_TILE, KERNEL_ROWS_WHOLE, KERNEL_PARTIAL_OUT, KERNEL_REPRO_SUMS, KERNEL_REPRO_PARTIAL,
-       KERNEL_APPLY_SPLIT, KERNEL_COUNT };
+       KERNEL_APPLY_SPLIT, KERNEL_ROWS_APPLY_SPLIT, KERNEL_COUNT };
 static const char *const kernel_names[] = {"bn_gradient_partials", "bn_gradient_apply",
                                            "bn_gradient_fused", "bn_gradient_rows_partials",
                                            "bn_gradient_rows_apply", "bn_gradient_tile",
                                            "bn_gradient_rows_whole", "bn_gradient_partial_out",
                                            "bn_gradient_repro_sums", "bn_gradient_repro_partial",
-                                           "bn_gradient_apply_split"};
+                                           "bn_gradient_apply_split",
+                                           "bn_gradient_rows_apply_split"};
 _Static_assert(KERNEL_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every gradient kernel");
 _Static_assert(sizeof kernel_names / sizeof kernel_names[0] == KERNEL_COUNT, "a name per kernel");
 
@@ -103,8 +104,9 @@ add_launch(mpscl__bn_launch *ls, size_t count, size_t kernel, mpscl__bn_grid gri
     return count + 1;
 }
 
-/* A share's partial sums: pass 1 and the chunks' totals, or the binned sums and their merge
- * (none of the rows' kernels for a share of no rows). */
+/* A share's partial sums: pass 1 (either layout: both leave the chunks' sums alike) and the
+ * chunks' totals, or the binned sums and their merge (none of the rows' kernels for a share of
+ * no rows). */
 static size_t
 partial_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
                 mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES])
@@ -112,7 +114,10 @@ partial_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
     size_t count = 0;
 
     if (!p->empty)
-        count = add_launch(ls, count, k->reproducible ? KERNEL_REPRO_SUMS : KERNEL_PARTIALS,
+        count = add_launch(ls, count,
+                           k->reproducible ? KERNEL_REPRO_SUMS
+                           : p->rows       ? KERNEL_ROWS_PARTIALS
+                                           : KERNEL_PARTIALS,
                            k->reproducible ? MPSCL__GRID_BINS : MPSCL__GRID_PLAN, 0);
     return add_launch(ls, count, k->reproducible ? KERNEL_REPRO_PARTIAL : KERNEL_PARTIAL_OUT,
                       MPSCL__GRID_COLUMNS, 0);
@@ -141,8 +146,8 @@ apply_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
               mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES])
 {
     (void)k;
-    (void)p;
-    return add_launch(ls, 0, KERNEL_APPLY_SPLIT, MPSCL__GRID_PLAN, 0);
+    return add_launch(ls, 0, p->rows ? KERNEL_ROWS_APPLY_SPLIT : KERNEL_APPLY_SPLIT,
+                      MPSCL__GRID_PLAN, 0);
 }
 
 /* Arguments of the partials' kernels (bn_gradient.cl, "split phases"). */
@@ -204,7 +209,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
         set_fused_args(&a, p);
     if (p->rows)
         mpscl__bn_arg_tile_items(&a, p);
-    if (kr == KERNEL_APPLY_SPLIT) {
+    if (kr == KERNEL_APPLY_SPLIT || kr == KERNEL_ROWS_APPLY_SPLIT) {
         mpscl__bn_arg_partials(&a, &ops[OP_PARTIALS], p, l);
         mpscl__bn_arg_uint(&a, l->own_partials ? 1 : p->count);
     }

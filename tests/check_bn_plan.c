@@ -125,9 +125,13 @@ START_TEST(test_invariants_everywhere)
                                  shapes[s][0], shapes[s][1], shapes[s][2], in.kernel_wg_max);
                         p = plan_of(&in, shapes[s][0], shapes[s][1], shapes[s][2], types[ty]);
                         check_invariants(&in, &p, what);
-                        /* The split phases' kernels exist in the two launches' layout only. */
-                        ck_assert_msg(phase == 0 || p.rows + p.tile + p.fused == 0,
-                                      "%s: a split phase planned another layout", what);
+                        /* The split phases' kernels exist in the two launches' layout, and
+                         * the default-mode gradient's also in row streaming. */
+                        ck_assert_msg(phase == 0 || p.tile + p.fused == 0,
+                                      "%s: a split phase planned a one-launch layout", what);
+                        ck_assert_msg(phase == 0 || !p.rows || (grad && phase == 1),
+                                      "%s: a split phase without a row-streaming form planned it",
+                                      what);
                         if (phase == 2) {
                             ck_assert_msg(p.rchunks * p.rchunk_rows >= p.n &&
                                               (p.rchunks - 1) * p.rchunk_rows < p.n,
@@ -186,6 +190,20 @@ START_TEST(test_default_layouts)
     p = plan_of(&cpu, 4096, 1020, 1, MPSCL_DATA_TYPE_FLOAT32);
     ck_assert(p.rows && p.vw == 4);
     ck_assert(!mpscl__bn_plan_whole(&p) && p.chunks > 1);
+    /* The split phases: the gradient's default mode streams rows as the one-device encode does;
+     * its binned sums and the forward's split statistics keep the two launches' layout. */
+    cpu.split = 1;
+    cpu.is_gradient = 1;
+    p = plan_of(&cpu, 32768, 256, 1, MPSCL_DATA_TYPE_FLOAT32);
+    ck_assert(p.rows && p.vw == 8 && p.chunks > 1);
+    cpu.repro = 1;
+    p = plan_of(&cpu, 32768, 256, 1, MPSCL_DATA_TYPE_FLOAT32);
+    ck_assert(!p.rows);
+    cpu.repro = 0;
+    cpu.is_gradient = 0;
+    p = plan_of(&cpu, 32768, 256, 1, MPSCL_DATA_TYPE_FLOAT32);
+    ck_assert(!p.rows);
+    cpu.split = 0;
     /* A short matrix: one chunk per tile of 2 items (16 columns), 32 groups for 16 cores, every
      * pass in one launch; the gradient's tile (x and dy) is within a core's cache. */
     cpu.is_gradient = 1;

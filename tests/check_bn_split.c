@@ -96,6 +96,18 @@ START_TEST(reproducible_mode)
 }
 END_TEST
 
+/* The default mode in the two launches' layout, which GPUs use, where this device streams rows
+ * (a vector-width case with a batch, and several chunks of scalar columns). */
+START_TEST(default_two_launches)
+{
+    static const size_t which[] = {0, 4};
+
+    setenv("MPSCL_TUNE", "rows=0", 1);
+    run_case(&cases[which[_i]], 0);
+    unsetenv("MPSCL_TUNE");
+}
+END_TEST
+
 /* The reproducible results do not depend on the launch plan either: shares planned with other
  * chunks and groups (MPSCL_TUNE, read when an object is made) give the one-device bits. */
 START_TEST(reproducible_any_plan)
@@ -459,6 +471,7 @@ main(void)
     tcase_add_checked_fixture(modes, test_device_setup, test_device_teardown);
     tcase_set_timeout(modes, 600);
     tcase_add_loop_test(modes, default_mode, 0, NCASES);
+    tcase_add_loop_test(modes, default_two_launches, 0, 2);
     tcase_add_loop_test(modes, reproducible_mode, 0, NCASES);
     tcase_add_loop_test(modes, reproducible_any_plan, 0, NCASES);
     tcase_add_loop_test(modes, two_devices, 0, 2);
