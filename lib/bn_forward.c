@@ -84,14 +84,15 @@ mpscl_matrix_batch_normalization_partials_length(const mpscl_matrix_batch_normal
 enum { OP_X, OP_MEAN, OP_VAR, OP_GAMMA, OP_BETA, OP_Y, OP_RUNNING_MEAN, OP_RUNNING_VAR,
        OP_PARTIALS, OP_COUNT };
 enum { K_SUM, K_SQDEV, K_APPLY, K_FUSED, K_TILE, K_ROWS_SUM, K_ROWS_SQDEV, K_ROWS_APPLY,
-       K_ROWS_WHOLE, K_CHUNK_STATS, K_PARTIAL_OUT, K_REPRO_SUMS, K_REPRO_PARTIAL, K_COMBINE,
-       K_COUNT };
+       K_ROWS_WHOLE, K_CHUNK_STATS, K_ROWS_CHUNK_STATS, K_PARTIAL_OUT, K_REPRO_SUMS,
+       K_REPRO_PARTIAL, K_COMBINE, K_COUNT };
 
 static const char *const kernel_names[] = {"bn_forward_sum", "bn_forward_sqdev", "bn_forward_apply",
                                            "bn_forward_fused", "bn_forward_tile",
                                            "bn_forward_rows_sum", "bn_forward_rows_sqdev",
                                            "bn_forward_rows_apply", "bn_forward_rows_whole",
                                            "bn_forward_chunk_stats",
+                                           "bn_forward_rows_chunk_stats",
                                            "bn_forward_partial_out", "bn_forward_repro_sums",
                                            "bn_forward_repro_partial", "bn_forward_combine"};
 _Static_assert(K_COUNT <= MPSCL__BN_MAX_KERNELS, "kernels[] holds every forward kernel");
@@ -145,8 +146,9 @@ plan_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
     return count;
 }
 
-/* A share's partial: chunk statistics and their combination, or the binned sums and their
- * merge (none of the rows' kernels for a share of no rows). */
+/* A share's partial: chunk statistics (either layout: both leave the chunks' sums alike) and
+ * their combination, or the binned sums and their merge (none of the rows' kernels for a share
+ * of no rows). */
 static size_t
 partial_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
                 mpscl__bn_launch ls[MPSCL__BN_MAX_LAUNCHES])
@@ -154,7 +156,10 @@ partial_kernels(const mpscl__bn_kernel *k, const mpscl__bn_plan *p,
     size_t count = 0;
 
     if (!p->empty)
-        count = add_launch(ls, count, k->reproducible ? K_REPRO_SUMS : K_CHUNK_STATS,
+        count = add_launch(ls, count,
+                           k->reproducible ? K_REPRO_SUMS
+                           : p->rows       ? K_ROWS_CHUNK_STATS
+                                           : K_CHUNK_STATS,
                            k->reproducible ? MPSCL__GRID_BINS : MPSCL__GRID_PLAN, p->round, 0);
     return add_launch(ls, count, k->reproducible ? K_REPRO_PARTIAL : K_PARTIAL_OUT,
                       MPSCL__GRID_COLUMNS, p->round, 0);
@@ -238,7 +243,7 @@ set_args(mpscl__bn_kernel *k, const mpscl__bn_operand *ops, const mpscl__bn_plan
     mpscl__bn_arg_operand(&a, &ops[OP_X]);
     mpscl__bn_arg_geometry(&a, p);
     if (kr != K_SUM && kr != K_SQDEV && kr != K_ROWS_SUM && kr != K_ROWS_SQDEV &&
-        kr != K_CHUNK_STATS) {
+        kr != K_CHUNK_STATS && kr != K_ROWS_CHUNK_STATS) {
         /* FORWARD_OUTPUT_ARGS */
         for (size_t i = OP_MEAN; i <= OP_RUNNING_VAR; i++)
             mpscl__bn_arg_operand(&a, &ops[i]);

@@ -153,12 +153,12 @@ plan_one_launch(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t, mpscl
 /* Row streaming: arrays of a tile's columns the kernels keep in local memory (ROWS_ARRAYS). */
 enum { ROWS_ARRAYS = 8 };
 
-/* The split phases stream rows only in the gradient's default mode, whose kernels have a row
- * streaming form (the forward's split statistics and every binned sum have one layout). */
+/* The split phases stream rows in the default mode, whose kernels have a row-streaming form
+ * (the binned sums have one layout). */
 static int
 uses_rows(const mpscl__bn_plan_input *in, const mpscl__bn_tuning *t)
 {
-    if ((in->split && (!in->is_gradient || in->repro)) || in->tune->rows == MPSCL__OFF ||
+    if ((in->split && in->repro) || in->tune->rows == MPSCL__OFF ||
         in->tune->fused == MPSCL__ON)
         return 0;
     return in->tune->rows == MPSCL__ON || (t != NULL && t->row_streaming);
@@ -430,7 +430,7 @@ assert_invariants(const mpscl__bn_plan_input *in, const mpscl__bn_plan *p)
     assert(!p->tile || (p->chunks == 1 && p->n <= 128 * p->ly));
     assert(p->rows + p->tile + p->fused <= 1);
     assert(!in->split || p->tile + p->fused == 0);
-    assert(!in->split || !p->rows || (in->is_gradient && !in->repro));
+    assert(!in->split || !p->rows || !in->repro);
     assert(!in->repro || (p->rchunks >= 1 && p->rchunks <= 1024 && is_pow2(p->rly) &&
                           p->rlx * p->rly <= in->kernel_wg_max &&
                           p->rchunks * p->rchunk_rows >= p->n &&

@@ -62,9 +62,9 @@ typedef struct mpscl__bn_plan_input {
     const mpscl__bn_tune *tune;
     size_t kernel_wg_max;             /* smallest CL_KERNEL_WORK_GROUP_SIZE of the kernels */
     int is_gradient, compute_statistics;
-    /* The split phases' kernels exist in the two launches' layout, and the default-mode
-     * gradient's also in row streaming: no tile or one launch. repro: the binned sums' geometry
-     * and scratch are planned too. */
+    /* The split phases' kernels exist in the two launches' layout, and the default mode's also
+     * in row streaming: no tile or one launch. repro: the binned sums' geometry and scratch are
+     * planned too. */
     int split, repro;
 } mpscl__bn_plan_input;
 
