@@ -370,10 +370,12 @@ tile_shifts(__global const data_t *xb, uint count, __local realv *p)
         p[q] = FINITE_OR_ZERO(LOADV(xb, q * VW));
 }
 
-/* The group's share of pass 1 (square 0: shifted sums, and the shifts from chunk 0) or pass 2
- * (square 1: squared deviations about the shifted mean) into slot `square` of the partials. */
+/* The group's share of pass 1 (0: shifted sums, and the shifts from chunk 0, into slot 0), of
+ * pass 2 (1: squared deviations about the shifted mean of all rows, into slot 1), or of the split
+ * phases' chunk statistics (2: both, the deviations about the chunk's own mean, the second read
+ * from the cache). */
 HELPER void
-rows_statistics_pass(FORWARD_INPUT_ARGS, uint tile_items, int square)
+rows_statistics_pass(FORWARD_INPUT_ARGS, uint tile_items, int pass)
 {
     uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
     uint j0 = tile_columns(c, tile_items, &count);
@@ -383,20 +385,29 @@ rows_statistics_pass(FORWARD_INPUT_ARGS, uint tile_items, int square)
 
     tile_arrays(lds, tile_items, a);
     tile_shifts(xb, count, a[0]);
-    if (square) {
+    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
+    if (pass != 1) {
+        tile_rows_sum(xb, x_rs, count, r0, r1, 0, a[0], a[1], a[2], a[3]);
+        for (uint q = 0; q < count; q++) {
+            STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 0, c, j0 + q * VW), a[2][q]);
+            if (chunk == 0)
+                STORE_PARTIALS(partials, shift_index(b, chunks, c, j0 + q * VW), a[0][q]);
+        }
+    }
+    if (pass == 0)
+        return;
+    if (pass == 1) {
         /* Slot 1 is this pass's output: read slot 0 only. */
         tile_totals(partials, b, chunks, c, j0, count, 1, a[1], a[2], a[3], a[4]);
         for (uint q = 0; q < count; q++)
             a[1][q] /= (real)n;
+    } else {
+        for (uint q = 0; q < count; q++)
+            a[1][q] = a[2][q] / (real)(r1 - r0);
     }
-    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    tile_rows_sum(xb, x_rs, count, r0, r1, square, a[0], a[1], a[2], a[3]);
-    for (uint q = 0; q < count; q++) {
-        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, square, c, j0 + q * VW),
-                       a[2][q]);
-        if (!square && chunk == 0)
-            STORE_PARTIALS(partials, shift_index(b, chunks, c, j0 + q * VW), a[0][q]);
-    }
+    tile_rows_sum(xb, x_rs, count, r0, r1, 1, a[0], a[1], a[2], a[3]);
+    for (uint q = 0; q < count; q++)
+        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 1, c, j0 + q * VW), a[2][q]);
 }
 
 __kernel void

@@ -36,30 +36,11 @@ bn_forward_chunk_stats(FORWARD_INPUT_ARGS)
 }
 
 /* The same from row streaming's geometry (bn_forward.cl: one item a group streams the rows of a
- * column tile): the chunk's shifted sums, then its squared deviations about the chunk's mean, the
- * second read from the cache. */
+ * column tile). */
 __kernel void
 bn_forward_rows_chunk_stats(FORWARD_INPUT_ARGS, uint tile_items)
 {
-    uint b = get_global_id(2), chunk = get_group_id(1), chunks = get_num_groups(1), count;
-    uint j0 = tile_columns(c, tile_items, &count);
-    __global const data_t *xb = x + x_off + ((ulong)batch_first + b) * x_ms + j0;
-    __local realv *a[ROWS_ARRAYS];
-    ulong r0, r1;
-
-    tile_arrays(lds, tile_items, a);
-    tile_shifts(xb, count, a[0]);
-    chunk_rows_of(chunk, n, chunk_rows, &r0, &r1);
-    tile_rows_sum(xb, x_rs, count, r0, r1, 0, a[0], a[1], a[2], a[4]);
-    for (uint q = 0; q < count; q++)
-        a[1][q] = a[2][q] / (real)(r1 - r0);
-    tile_rows_sum(xb, x_rs, count, r0, r1, 1, a[0], a[1], a[3], a[4]);
-    for (uint q = 0; q < count; q++) {
-        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 0, c, j0 + q * VW), a[2][q]);
-        STORE_PARTIALS(partials, partial_index(b, chunk, chunks, 1, c, j0 + q * VW), a[3][q]);
-        if (chunk == 0)
-            STORE_PARTIALS(partials, shift_index(b, chunks, c, j0 + q * VW), a[0][q]);
-    }
+    rows_statistics_pass(FORWARD_INPUTS, tile_items, 2);
 }
 
 /* Chan's formula for sets of rows with one shift p: mean offset m = sum S_k / N, and
