@@ -7,120 +7,9 @@
  * the same sequence of collectives whatever fails, so no failure leaves a rank waiting. */
 #include "config.h"
 
-#include <inttypes.h>
-#include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "step.h"
-
-/* ---- local checks, made before the agreement so that a refusal writes nothing anywhere ---- */
-
-static int
-same_context(const step *st, mpscl_device *d)
-{
-    return mpscl_device_cl_context(d) == mpscl_device_cl_context(st->device);
-}
-
-static size_t
-min_size(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Narrows rows, columns and batches to what m holds past origin o, as the core clips a source. */
-static mpscl_status
-clip_source(step *st, const mpscl_matrix *m, mpscl_origin o, size_t batch_start,
-            const char *name)
-{
-    size_t rows, cols, mats;
-
-    if (m == NULL)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
-                    name);
-    rows = mpscl_matrix_rows(m);
-    cols = mpscl_matrix_columns(m);
-    mats = mpscl_matrix_matrices(m);
-    if (!same_context(st, mpscl_matrix_device(m)))
-        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
-                    "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
-                    st->rank, name);
-    if (o.x >= rows || o.y >= cols)
-        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): origin (%zu, %zu) is outside %s of "
-                    "%zu x %zu", st->fn, st->rank, o.x, o.y, name, rows, cols);
-    if (batch_start >= mats)
-        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): batch_start %zu is past the %zu "
-                    "matrices of %s", st->fn, st->rank, batch_start, mats, name);
-    st->rows = min_size(st->rows, rows - o.x);
-    st->columns = min_size(st->columns, cols - o.y);
-    st->batches = min_size(st->batches, mats - batch_start);
-    return MPSCL_SUCCESS;
-}
-
-/* An output matrix must hold the share's region past its origin (nothing to hold when the share
- * is empty) and have the input's type. */
-static mpscl_status
-check_result(const step *st, const mpscl_matrix *m, mpscl_origin o, mpscl_data_type type,
-             const char *name)
-{
-    if (m == NULL)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn, st->rank,
-                    name);
-    if (!same_context(st, mpscl_matrix_device(m)))
-        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
-                    "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
-                    st->rank, name);
-    if (mpscl_matrix_data_type(m) != type)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d, the input "
-                    "has %d: matrices must share one", st->fn, st->rank, name,
-                    (int)mpscl_matrix_data_type(m), (int)type);
-    if (st->rows == 0)
-        return MPSCL_SUCCESS;
-    if (o.x >= mpscl_matrix_rows(m) || o.y >= mpscl_matrix_columns(m))
-        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_RANGE, "%s (rank %d): result origin (%zu, %zu) is outside "
-                    "%s of %zu x %zu", st->fn, st->rank, o.x, o.y, name, mpscl_matrix_rows(m),
-                    mpscl_matrix_columns(m));
-    if (mpscl_matrix_rows(m) - o.x < st->rows || mpscl_matrix_columns(m) - o.y < st->columns)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu x %zu past its origin, "
-                    "the share is %zu x %zu", st->fn, st->rank, name, mpscl_matrix_rows(m) - o.x,
-                    mpscl_matrix_columns(m) - o.y, st->rows, st->columns);
-    if (mpscl_matrix_matrices(m) < st->batch_first + st->batches)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu matrices, the batch needs "
-                    "%zu", st->fn, st->rank, name, mpscl_matrix_matrices(m),
-                    st->batch_first + st->batches);
-    return MPSCL_SUCCESS;
-}
-
-/* A vector: present when required, on the kernel's context, float32 or the matrices' type, and
- * covering the columns of every matrix of the batch. */
-static mpscl_status
-check_vector(const step *st, const mpscl_vector *v, int required, mpscl_data_type type,
-             const char *name)
-{
-    if (v == NULL)
-        return required ? mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): %s is NULL", st->fn,
-                               st->rank, name)
-                        : MPSCL_SUCCESS;
-    if (!same_context(st, mpscl_vector_device(v)))
-        return mpscl_mpi__fail(MPSCL_ERROR_DEVICE_MISMATCH,
-                    "%s (rank %d): %s belongs to another OpenCL context than the kernel", st->fn,
-                    st->rank, name);
-    if (mpscl_vector_data_type(v) != type && mpscl_vector_data_type(v) != MPSCL_DATA_TYPE_FLOAT32)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_DATA_TYPE, "%s (rank %d): %s has data type %d: vectors "
-                    "are float32 or the matrices' type %d", st->fn, st->rank, name,
-                    (int)mpscl_vector_data_type(v), (int)type);
-    if (mpscl_vector_length(v) < st->columns)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu elements, the region has "
-                    "%zu columns", st->fn, st->rank, name, mpscl_vector_length(v), st->columns);
-    if (mpscl_vector_vectors(v) < st->batch_first + st->batches)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): %s has %zu vectors, the batch needs "
-                    "%zu", st->fn, st->rank, name, mpscl_vector_vectors(v),
-                    st->batch_first + st->batches);
-    return MPSCL_SUCCESS;
-}
 
 static uint64_t
 float_bits(float f)
@@ -129,52 +18,6 @@ float_bits(float f)
 
     memcpy(&u, &f, sizeof u);
     return u;
-}
-
-/* The columns and batches every rank must share, the partials' size, and whether the step's
- * messages fit MPI's int counts. */
-static mpscl_status
-check_sizes(step *st)
-{
-    if (st->columns == 0 || st->batches == 0)
-        return mpscl_mpi__fail(MPSCL_ERROR_INVALID_SHAPE, "%s (rank %d): the region is empty (%zu columns, "
-                    "%zu matrices)", st->fn, st->rank, st->columns, st->batches);
-    if (st->length == 0 || st->batches > (size_t)INT_MAX / st->length ||
-        st->batches * st->length + 1 > (size_t)INT_MAX / (size_t)st->size)
-        return mpscl_mpi__fail(MPSCL_ERROR_UNSUPPORTED, "%s (rank %d): %zu matrices of %zu partial words "
-                    "from %d ranks pass MPI's int counts", st->fn, st->rank, st->batches,
-                    st->length, st->size);
-    st->words = 1 + st->batches * st->length;
-    return MPSCL_SUCCESS;
-}
-
-/* Host buffers and the two partials vectors, sized from this rank's view (the agreement then
- * confirms every rank's view is the same). */
-static mpscl_status
-allocate(step *st)
-{
-    size_t vectors = st->batch_first + st->batches, p = (size_t)st->size;
-    mpscl_vector_descriptor dl, da;
-    mpscl_status s;
-
-    st->send = malloc(st->words * sizeof *st->send);
-    st->recv = malloc(p * st->words * sizeof *st->recv);
-    st->host_local = calloc(vectors * st->length, sizeof *st->host_local);
-    st->host_all = calloc(vectors * p * st->length, sizeof *st->host_all);
-    if (st->send == NULL || st->recv == NULL || st->host_local == NULL ||
-        st->host_all == NULL)
-        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, "%s (rank %d): no host memory for the "
-                    "partials of %d ranks", st->fn, st->rank, st->size);
-    dl = mpscl_vector_descriptor_make_batch(st->length, vectors, st->length * sizeof(float),
-                                            MPSCL_DATA_TYPE_FLOAT32);
-    da = mpscl_vector_descriptor_make_batch(p * st->length, vectors,
-                                            p * st->length * sizeof(float),
-                                            MPSCL_DATA_TYPE_FLOAT32);
-    if ((s = mpscl_vector_create(st->device, &dl, &st->local)) != MPSCL_SUCCESS)
-        return mpscl_mpi__fail_core(st, s, "the share's partials vector");
-    if ((s = mpscl_vector_create(st->device, &da, &st->all)) != MPSCL_SUCCESS)
-        return mpscl_mpi__fail_core(st, s, "the partials vector of every rank");
-    return MPSCL_SUCCESS;
 }
 
 /* ---- one step of either operation ---- */
@@ -228,7 +71,7 @@ run(step *st, MPI_Comm comm, const step_ops *ops, const void *args, int has_kern
         s = mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): kernel is NULL", st->fn,
                             st->rank);
     else if ((s = ops->check(st, args)) == MPSCL_SUCCESS)
-        s = allocate(st);
+        s = mpscl_mpi__allocate(st);
     if (has_kernel)
         ops->fields(st, args);
     s = mpscl_mpi__agree(st, s);
@@ -269,31 +112,31 @@ forward_check(step *st, const void *args)
     st->rows = mpscl_matrix_batch_normalization_source_number_of_feature_vectors(k);
     st->columns = mpscl_matrix_batch_normalization_source_input_feature_channels(k);
     st->batches = mpscl_matrix_batch_normalization_batch_size(k);
-    if ((s = clip_source(st, a->input, o, st->batch_first, "input")) != MPSCL_SUCCESS)
+    if ((s = mpscl_mpi__clip_source(st, a->input, o, st->batch_first, "input")) != MPSCL_SUCCESS)
         return s;
     type = mpscl_matrix_data_type(a->input);
     st->fields[F_TYPE] = (uint64_t)type;
     if ((a->running_mean == NULL) != (a->running_variance == NULL))
         return mpscl_mpi__fail(MPSCL_ERROR_INVALID_ARGUMENT, "%s (rank %d): running_mean and "
                     "running_variance are both NULL or both given", st->fn, st->rank);
-    if ((s = check_vector(st, a->mean, 1, type, "mean")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->variance, 1, type, "variance")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->gamma, 0, type, "gamma")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->beta, 0, type, "beta")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->running_mean, 0, type, "running_mean")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->running_variance, 0, type, "running_variance")) !=
+    if ((s = mpscl_mpi__check_vector(st, a->mean, 1, type, "mean")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->variance, 1, type, "variance")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->gamma, 0, type, "gamma")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->beta, 0, type, "beta")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->running_mean, 0, type, "running_mean")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->running_variance, 0, type, "running_variance")) !=
             MPSCL_SUCCESS ||
-        (s = check_result(st, a->result,
+        (s = mpscl_mpi__check_result(st, a->result,
                           mpscl_matrix_batch_normalization_result_matrix_origin(k), type,
                           "result")) != MPSCL_SUCCESS)
         return s;
     if (st->columns == 0 || st->batches == 0)
-        return check_sizes(st);
+        return mpscl_mpi__check_sizes(st);
     if ((s = mpscl_matrix_batch_normalization_partials_length(k, st->columns, &st->length)) !=
         MPSCL_SUCCESS)
         return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_partials_length");
     st->rounds = mpscl_matrix_batch_normalization_statistics_rounds(k);
-    return check_sizes(st);
+    return mpscl_mpi__check_sizes(st);
 }
 
 static void
@@ -455,35 +298,35 @@ gradient_check(step *st, const void *args)
     st->rows = mpscl_matrix_batch_normalization_gradient_source_number_of_feature_vectors(k);
     st->columns = mpscl_matrix_batch_normalization_gradient_source_input_feature_channels(k);
     st->batches = mpscl_matrix_batch_normalization_gradient_batch_size(k);
-    if ((s = clip_source(st, a->gradient,
+    if ((s = mpscl_mpi__clip_source(st, a->gradient,
                          mpscl_matrix_batch_normalization_gradient_primary_source_matrix_origin(k),
                          st->batch_first, "gradient")) != MPSCL_SUCCESS ||
-        (s = clip_source(st, a->input,
+        (s = mpscl_mpi__clip_source(st, a->input,
                          mpscl_matrix_batch_normalization_gradient_secondary_source_matrix_origin(
                              k),
                          st->batch_first, "input")) != MPSCL_SUCCESS)
         return s;
     type = mpscl_matrix_data_type(a->gradient);
     st->fields[F_TYPE] = (uint64_t)type;
-    if ((s = check_vector(st, a->mean, 1, type, "mean")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->variance, 1, type, "variance")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->gamma, 0, type, "gamma")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->beta, 0, type, "beta")) != MPSCL_SUCCESS ||
-        (s = check_vector(st, a->dgamma, 0, type, "result_gradient_for_gamma")) !=
+    if ((s = mpscl_mpi__check_vector(st, a->mean, 1, type, "mean")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->variance, 1, type, "variance")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->gamma, 0, type, "gamma")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->beta, 0, type, "beta")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_vector(st, a->dgamma, 0, type, "result_gradient_for_gamma")) !=
             MPSCL_SUCCESS ||
-        (s = check_vector(st, a->dbeta, 0, type, "result_gradient_for_beta")) != MPSCL_SUCCESS ||
-        (s = check_result(st, a->dx,
+        (s = mpscl_mpi__check_vector(st, a->dbeta, 0, type, "result_gradient_for_beta")) != MPSCL_SUCCESS ||
+        (s = mpscl_mpi__check_result(st, a->dx,
                           mpscl_matrix_batch_normalization_gradient_result_matrix_origin(k), type,
                           "result_gradient_for_data")) != MPSCL_SUCCESS)
         return s;
     if (st->columns == 0 || st->batches == 0)
-        return check_sizes(st);
+        return mpscl_mpi__check_sizes(st);
     if ((s = mpscl_matrix_batch_normalization_gradient_partials_length(k, st->columns,
                                                                         &st->length)) !=
         MPSCL_SUCCESS)
         return mpscl_mpi__fail_core(st, s, "mpscl_matrix_batch_normalization_gradient_partials_length");
     st->rounds = 1;
-    return check_sizes(st);
+    return mpscl_mpi__check_sizes(st);
 }
 
 static void

@@ -282,3 +282,32 @@ mpscl_mpi__new_buffer(const step *st, mpscl_command_buffer **cb)
 
     return s == MPSCL_SUCCESS ? s : mpscl_mpi__fail_core(st, s, "mpscl_command_buffer_create");
 }
+
+/* Host buffers and the two partials vectors, sized from this rank's view (the agreement then
+ * confirms every rank's view is the same). */
+mpscl_status
+mpscl_mpi__allocate(step *st)
+{
+    size_t vectors = st->batch_first + st->batches, p = (size_t)st->size;
+    mpscl_vector_descriptor dl, da;
+    mpscl_status s;
+
+    st->send = malloc(st->words * sizeof *st->send);
+    st->recv = malloc(p * st->words * sizeof *st->recv);
+    st->host_local = calloc(vectors * st->length, sizeof *st->host_local);
+    st->host_all = calloc(vectors * p * st->length, sizeof *st->host_all);
+    if (st->send == NULL || st->recv == NULL || st->host_local == NULL ||
+        st->host_all == NULL)
+        return mpscl_mpi__fail(MPSCL_ERROR_OUT_OF_HOST_MEMORY, "%s (rank %d): no host memory for the "
+                    "partials of %d ranks", st->fn, st->rank, st->size);
+    dl = mpscl_vector_descriptor_make_batch(st->length, vectors, st->length * sizeof(float),
+                                            MPSCL_DATA_TYPE_FLOAT32);
+    da = mpscl_vector_descriptor_make_batch(p * st->length, vectors,
+                                            p * st->length * sizeof(float),
+                                            MPSCL_DATA_TYPE_FLOAT32);
+    if ((s = mpscl_vector_create(st->device, &dl, &st->local)) != MPSCL_SUCCESS)
+        return mpscl_mpi__fail_core(st, s, "the share's partials vector");
+    if ((s = mpscl_vector_create(st->device, &da, &st->all)) != MPSCL_SUCCESS)
+        return mpscl_mpi__fail_core(st, s, "the partials vector of every rank");
+    return MPSCL_SUCCESS;
+}

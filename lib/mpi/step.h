@@ -1,6 +1,7 @@
 /* One data-parallel step's machinery, shared by the forward and the gradient (bn_mpi.c): the
  * step's state, messages, entry and exit (the communicator's error handler), the collectives
- * (agreement, exchange of partials, outcome) and committing the device's work (step.c). */
+ * (agreement, exchange of partials, outcome), its buffers and committing the device's work
+ * (step.c); the checks of a rank's operands before the agreement (checks.c). */
 #ifndef MPSCL_MPI_STEP_H
 #define MPSCL_MPI_STEP_H
 
@@ -67,5 +68,25 @@ mpscl_status mpscl_mpi__finish(const step *st, mpscl_command_buffer *cb, mpscl_s
                                const char *what);
 /* A command buffer on the step's device. */
 mpscl_status mpscl_mpi__new_buffer(const step *st, mpscl_command_buffer **cb);
+/* Host buffers and the two partials vectors, sized from this rank's view (the agreement then
+ * confirms every rank's view is the same). */
+mpscl_status mpscl_mpi__allocate(step *st);
+
+/* ---- local checks (checks.c), before the agreement: a refusal writes nothing ---- */
+
+/* Narrows st's rows, columns and batches to what m holds past origin o, as the core clips a
+ * source. */
+mpscl_status mpscl_mpi__clip_source(step *st, const mpscl_matrix *m, mpscl_origin o,
+                                    size_t batch_start, const char *name);
+/* An output matrix holds the share's region past its origin and has the input's type. */
+mpscl_status mpscl_mpi__check_result(const step *st, const mpscl_matrix *m, mpscl_origin o,
+                                     mpscl_data_type type, const char *name);
+/* A vector: present when required, on the kernel's context, float32 or the matrices' type, and
+ * covering the columns of every matrix of the batch. */
+mpscl_status mpscl_mpi__check_vector(const step *st, const mpscl_vector *v, int required,
+                                     mpscl_data_type type, const char *name);
+/* The columns and batches every rank must share, the partials' size, and whether the step's
+ * messages fit MPI's int counts (sets st->words). */
+mpscl_status mpscl_mpi__check_sizes(step *st);
 
 #endif
