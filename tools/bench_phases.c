@@ -118,7 +118,7 @@ step_once(mpscl_device *d, const kernels *k, const operands *o, step_io *io, int
  * change in machine load falls on both. */
 int
 bench_measure_step(mpscl_device *d, const kernels *k, const operands *o, int iterations,
-             double med[2], double best[2])
+                   double med[2], double best[2])
 {
     double *t[2] = {calloc((size_t)iterations, sizeof(double)),
                     calloc((size_t)iterations, sizeof(double))};
@@ -145,8 +145,8 @@ bench_measure_step(mpscl_device *d, const kernels *k, const operands *o, int ite
 }
 
 void
-bench_print_step(const options *opt, size_t n, size_t c, const double med[2], const double best[2],
-           int first)
+bench_print_step(const options *opt, size_t n, size_t c, const double med[2],
+                 const double best[2], int first)
 {
     /* [0] blocking, [1] encoded */
     if (opt->out == OUT_CSV) {
@@ -174,8 +174,8 @@ bench_print_step(const options *opt, size_t n, size_t c, const double med[2], co
 /* --op split on one shape: per mode, the one-encode forward (statistics on) and gradient, then
  * their split phases with one share. */
 int
-bench_measure_split(mpscl_device *d, const options *opt, const operands *o, size_t n, size_t c,
-              double bw, int *first)
+bench_measure_split(mpscl_device *d, const options *opt, const operands *o, size_t n,
+                    size_t c, double bw, int *first)
 {
     static const char *const names[2][4] = {
         {"forward", "gradient", "fwd-split", "grad-split"},

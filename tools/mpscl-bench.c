@@ -262,7 +262,7 @@ run_once(mpscl_device *d, unsigned cb_options, const kernels *k, int op,
 
 int
 bench_measure(mpscl_device *d, const kernels *k, int op, const operands *o, int iterations,
-        result *r)
+              result *r)
 {
     double *dev = calloc((size_t)iterations, sizeof(double));
     double *e2e = calloc((size_t)iterations, sizeof(double));
